@@ -1,0 +1,176 @@
+"""GPU benchmark harness: ``python -m effteach.bench <slug>``.
+
+Each chapter with GPU work has a ``bench.py`` module exposing ``run(harness)``; it
+times its kernels against the real baseline *in the same run* and returns records.
+The harness times with ``triton.testing.do_bench`` (which flushes the L2 cache
+before every repetition), interleaves the contenders round by round so that clock or
+thermal drift hits all of them alike, takes the median, and writes
+``results/gpu/<slug>.json`` atomically with the environment (GPU, driver, torch,
+triton, cuDNN, date, git commit).
+
+Book: book/howto.md, "GPU results".
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import importlib
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+#: chapters with a benchmark module ``effteach.<slug>.bench``
+BENCH_SLUGS = ("foundations",)
+
+RESULTS_DIR = Path(__file__).resolve().parent.parent / "results" / "gpu"
+
+
+def environment() -> dict[str, str]:
+    """Describe the machine a measurement was taken on."""
+    import triton
+
+    env = {
+        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none",
+        "torch": torch.__version__,
+        "triton": triton.__version__,
+        "cuda": str(torch.version.cuda),
+        "cudnn": str(torch.backends.cudnn.version()),
+        "python": platform.python_version(),
+        "effteach": _git_sha(),
+    }
+    try:
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+            capture_output=True, text=True, timeout=20, check=False,
+        )
+        env["driver"] = out.stdout.strip().splitlines()[0] if out.stdout else "unknown"
+    except (OSError, subprocess.SubprocessError):
+        env["driver"] = "unknown"
+    return env
+
+
+def _git_sha() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                             text=True, timeout=10, check=False,
+                             cwd=Path(__file__).resolve().parent)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def time_interleaved(
+    fns: dict[str, Callable[[], object]], rounds: int = 5, rep_ms: int = 50
+) -> dict[str, float]:
+    """Median milliseconds of each function, timed in interleaved rounds.
+
+    Args:
+        fns: name -> zero-argument callable (the work to time).
+        rounds: rounds; in each, every function is timed once with ``do_bench``.
+        rep_ms: ``do_bench``'s target time per measurement.
+
+    Returns:
+        name -> median over rounds of ``do_bench``'s median, in milliseconds.
+    """
+    from triton.testing import do_bench
+
+    if not fns:
+        raise ValueError("fns: expected at least one function to time")
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            times[name].append(
+                float(do_bench(fn, warmup=10, rep=rep_ms, return_mode="median"))
+            )
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def write_json_atomic(path: Path, data: dict) -> None:
+    """Write JSON to ``path`` atomically (a temp file in the same folder, renamed)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=1, sort_keys=False)
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_results(slug: str, results_dir: Path | None = None) -> dict:
+    """Read ``results/gpu/<slug>.json``.
+
+    Raises:
+        FileNotFoundError: naming the file and the command that makes it.
+    """
+    path = Path(results_dir or RESULTS_DIR) / f"{slug}.json"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path}: no GPU results; run `python -m effteach.bench {slug}` on a GPU"
+        )
+    return json.loads(path.read_text())
+
+
+def run_bench(slug: str, out_dir: Path | None = None, quick: bool = False) -> Path:
+    """Run a chapter's benchmark on the GPU and write its results file.
+
+    Args:
+        slug: a chapter with a benchmark (see :data:`BENCH_SLUGS`).
+        out_dir: folder for ``<slug>.json``; ``results/gpu`` by default.
+        quick: fewer sizes and rounds (a smoke run).
+
+    Returns:
+        The path written.
+
+    Raises:
+        ValueError: unknown slug. RuntimeError: no CUDA GPU.
+    """
+    if slug not in BENCH_SLUGS:
+        raise ValueError(f"slug: no benchmark for {slug!r}; known: {', '.join(BENCH_SLUGS)}")
+    if not torch.cuda.is_available():
+        raise RuntimeError("no CUDA GPU: benchmarks run on a GPU machine only")
+    mod = importlib.import_module(f"effteach.{slug}.bench")
+    records, method = mod.run(quick=quick)
+    data = {
+        "slug": slug,
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "env": environment(),
+        "method": {"timer": "triton.testing.do_bench", "stat": "median of round medians",
+                   "l2_flush": True, "interleaved": True, **method},
+        "records": records,
+    }
+    path = Path(out_dir or RESULTS_DIR) / f"{slug}.json"
+    write_json_atomic(path, data)
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: ``python -m effteach.bench <slug> [--out DIR] [--quick]``."""
+    ap = argparse.ArgumentParser(prog="effteach bench", description=__doc__.split("\n")[0])
+    ap.add_argument("slug")
+    ap.add_argument("--out", type=Path, default=None, help="folder for <slug>.json")
+    ap.add_argument("--quick", action="store_true", help="a short smoke run")
+    args = ap.parse_args(argv)
+    try:
+        path = run_bench(args.slug, args.out, args.quick)
+    except (ValueError, RuntimeError) as exc:
+        print(f"effteach bench: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

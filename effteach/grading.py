@@ -1,0 +1,287 @@
+"""Offline, deterministic auto-checking for the assignments.
+
+A question is registered once, with a reference answer, a way to generate seeded test
+cases, a comparison, and one known-wrong answer (an off-by-one, a missing transpose)
+that the tests use to prove the check can fail. Students and graders call the same
+function::
+
+    check(softmax_bwd, "foundations.q2")                   # visible: 3 cases
+    check(softmax_bwd, "foundations.q2", cases=50, seed=7)  # hidden tests
+
+On success :func:`check` prints one line and returns a :class:`Report`; on failure it
+raises :class:`CheckFailed` (an ``AssertionError``) whose message says what went
+wrong: the case, the max error, the first mismatching entry. An exception raised by
+the student's code becomes that feedback instead of a deep traceback.
+
+Book: book/howto.md, "Teaching with the assignments".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import traceback
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+
+class CheckFailed(AssertionError):
+    """An answer did not pass its question's check; the message is the feedback."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Report:
+    """Outcome of a passed check."""
+
+    question_id: str
+    cases: int
+    max_error: float
+
+    def __str__(self) -> str:
+        return (
+            f"{self.question_id}: passed {self.cases} case(s), "
+            f"max error {self.max_error:.2e}"
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class Question:
+    """One graded question.
+
+    Attributes:
+        qid: ``"<slug>.qN"``.
+        prompt: one line saying what is asked.
+        kind: ``"function"`` (answer is called on each case), ``"value"`` (answer is
+            compared with the reference as is) or ``"sympy"`` (answer is a SymPy
+            expression or a function returning one, compared symbolically).
+        reference: the correct answer (same kind as the student's).
+        make_cases: ``(n_cases, seed) -> list of argument tuples``; unused for
+            ``"value"`` questions.
+        wrong: a known-wrong answer that the check must reject.
+        rtol, atol: numerical tolerances for array comparisons.
+    """
+
+    qid: str
+    prompt: str
+    kind: str
+    reference: Any
+    wrong: Any
+    make_cases: Callable[[int, int], list[tuple]] | None = None
+    rtol: float = 1e-5
+    atol: float = 1e-7
+
+    @property
+    def slug(self) -> str:
+        """The chapter slug, the part of the id before the dot."""
+        return self.qid.split(".", 1)[0]
+
+
+QUESTIONS: dict[str, Question] = {}
+_LOADED_SLUGS: set[str] = set()
+
+
+def register(question: Question) -> Question:
+    """Add a question to the registry (ids are unique).
+
+    Raises:
+        ValueError: if the id is malformed, already registered, or the kind unknown.
+    """
+    if "." not in question.qid or not question.qid.split(".", 1)[1].startswith("q"):
+        raise ValueError(f"qid: expected '<slug>.qN', got {question.qid!r}")
+    if question.qid in QUESTIONS:
+        raise ValueError(f"qid: {question.qid!r} is already registered")
+    if question.kind not in ("function", "value", "sympy"):
+        raise ValueError(
+            f"kind: expected 'function', 'value' or 'sympy', got {question.kind!r}"
+        )
+    if question.kind == "function" and question.make_cases is None:
+        raise ValueError(f"make_cases: required for function question {question.qid}")
+    QUESTIONS[question.qid] = question
+    return question
+
+
+def _load(slug: str) -> None:
+    """Import ``effteach.<slug>.questions`` so that its questions register."""
+    if slug in _LOADED_SLUGS:
+        return
+    import importlib
+
+    try:
+        importlib.import_module(f"effteach.{slug}.questions")
+    except ModuleNotFoundError as exc:
+        if exc.name not in (f"effteach.{slug}", f"effteach.{slug}.questions"):
+            raise
+    _LOADED_SLUGS.add(slug)
+
+
+def questions_for(slug: str) -> list[str]:
+    """Return the ids of the questions registered for a chapter, in order."""
+    _load(slug)
+    return sorted(q for q in QUESTIONS if q.split(".", 1)[0] == slug)
+
+
+def get(question_id: str) -> Question:
+    """Return a registered question.
+
+    Raises:
+        KeyError: naming the unknown id and the known ids of its chapter.
+    """
+    if not isinstance(question_id, str) or "." not in question_id:
+        raise KeyError(f"question_id: expected '<slug>.qN', got {question_id!r}")
+    _load(question_id.split(".", 1)[0])
+    if question_id not in QUESTIONS:
+        known = ", ".join(questions_for(question_id.split(".", 1)[0])) or "none"
+        raise KeyError(f"question_id: unknown question {question_id!r} (known: {known})")
+    return QUESTIONS[question_id]
+
+
+def _to_numpy(x: Any) -> np.ndarray:
+    if hasattr(x, "detach"):  # torch tensor
+        x = x.detach().cpu()
+        if x.dtype.is_floating_point:
+            x = x.double()
+        return x.numpy()
+    return np.asarray(x)
+
+
+def _describe_args(args: tuple) -> str:
+    parts = []
+    for a in args:
+        if hasattr(a, "shape"):
+            parts.append(f"{type(a).__name__}{tuple(a.shape)} {getattr(a, 'dtype', '')}")
+        else:
+            parts.append(repr(a))
+    return "(" + ", ".join(parts) + ")"
+
+
+def compare_arrays(
+    got: Any, want: Any, rtol: float, atol: float, where: str = ""
+) -> float:
+    """Compare two arrays (or tuples of arrays); return the max abs error.
+
+    Raises:
+        CheckFailed: on a shape mismatch, a non-finite value, or an error beyond
+            ``atol + rtol * |want|``, naming the first mismatching index.
+    """
+    if isinstance(want, tuple | list):
+        if not isinstance(got, tuple | list) or len(got) != len(want):
+            n = len(got) if isinstance(got, tuple | list) else 1
+            raise CheckFailed(f"{where}expected {len(want)} outputs, got {n}")
+        return max(
+            compare_arrays(g, w, rtol, atol, f"{where}output {i}: ")
+            for i, (g, w) in enumerate(zip(got, want, strict=True))
+        )
+    g, w = _to_numpy(got), _to_numpy(want)
+    if g.shape != w.shape:
+        raise CheckFailed(f"{where}expected shape {w.shape}, got {g.shape}")
+    if g.dtype == object:
+        raise CheckFailed(f"{where}expected numbers, got {type(got).__name__}")
+    g, w = g.astype(np.float64), w.astype(np.float64)
+    if not np.all(np.isfinite(g)):
+        idx = tuple(int(i) for i in np.argwhere(~np.isfinite(g))[0])
+        raise CheckFailed(f"{where}non-finite value {g[idx]} at index {idx}")
+    err = np.abs(g - w)
+    bad = err > atol + rtol * np.abs(w)
+    max_err = float(err.max()) if err.size else 0.0
+    if bad.any():
+        idx = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise CheckFailed(
+            f"{where}max error {max_err:.3e}; first mismatch at index {idx}: "
+            f"got {g[idx]:.6g}, expected {w[idx]:.6g} "
+            f"({int(bad.sum())} of {bad.size} entries off)"
+        )
+    return max_err
+
+
+def _call(answer: Callable, args: tuple, qid: str, case: int) -> Any:
+    try:
+        return answer(*args)
+    except NotImplementedError:
+        raise CheckFailed(
+            f"{qid}: not implemented yet (your function raised NotImplementedError)"
+        ) from None
+    except Exception as exc:  # the student's error becomes feedback
+        tb = traceback.extract_tb(exc.__traceback__)[-1]
+        raise CheckFailed(
+            f"{qid}: case {case} {_describe_args(args)}: your code raised "
+            f"{type(exc).__name__}: {exc} (line {tb.lineno}: {tb.line})"
+        ) from None
+
+
+def _check_sympy(answer: Any, q: Question) -> float:
+    import sympy as sp
+
+    if callable(answer) and not isinstance(answer, sp.Basic):
+        answer = _call(answer, (), q.qid, 0)
+    ref = q.reference() if callable(q.reference) else q.reference
+    if answer is None:
+        raise CheckFailed(f"{q.qid}: your answer is None; return a SymPy expression")
+    try:
+        got = sp.sympify(answer)
+    except (sp.SympifyError, TypeError) as exc:
+        raise CheckFailed(f"{q.qid}: not a SymPy expression: {exc}") from None
+    if isinstance(ref, sp.MatrixBase):
+        if not isinstance(got, sp.MatrixBase) or got.shape != ref.shape:
+            shape = getattr(got, "shape", "a scalar")
+            raise CheckFailed(f"{q.qid}: expected a {ref.shape} Matrix, got {shape}")
+        for i in range(ref.rows):
+            for j in range(ref.cols):
+                if sp.simplify(got[i, j] - ref[i, j]) != 0:
+                    raise CheckFailed(
+                        f"{q.qid}: entry ({i}, {j}) is {got[i, j]}, which is not "
+                        f"equal to the expected {ref[i, j]}"
+                    )
+        return 0.0
+    if sp.simplify(got - ref) != 0:
+        raise CheckFailed(f"{q.qid}: {got} is not equal to the expected expression")
+    return 0.0
+
+
+def check(answer: Any, question_id: str, cases: int = 3, seed: int = 0) -> Report:
+    """Check an answer against its registered question; print one line of feedback.
+
+    Args:
+        answer: the student's function, value or SymPy expression.
+        question_id: ``"<slug>.qN"``.
+        cases: how many seeded cases to try (function questions).
+        seed: the seed of the cases; hidden tests use other seeds.
+
+    Returns:
+        A :class:`Report` when every case passes.
+
+    Raises:
+        CheckFailed: with feedback (case, max error, first mismatch) on failure.
+        KeyError: for an unknown question id.
+    """
+    q = get(question_id)
+    if not isinstance(cases, int) or cases < 1:
+        raise ValueError(f"cases: expected a positive int, got {cases!r}")
+    if q.kind == "sympy":
+        max_err, n = _check_sympy(answer, q), 1
+    elif q.kind == "value":
+        if callable(answer):
+            answer = _call(answer, (), q.qid, 0)
+        want = q.reference() if callable(q.reference) else q.reference
+        if answer is None:
+            raise CheckFailed(f"{q.qid}: your answer is None")
+        max_err = compare_arrays(answer, want, q.rtol, q.atol, f"{q.qid}: ")
+        n = 1
+    else:
+        if not callable(answer):
+            raise CheckFailed(f"{q.qid}: expected a function, got {type(answer).__name__}")
+        max_err, n = 0.0, 0
+        for i, args in enumerate(_cases(q, cases, seed)):
+            got = _call(answer, args, q.qid, i)
+            want = q.reference(*args)
+            where = f"{q.qid}: case {i} {_describe_args(args)}: "
+            max_err = max(max_err, compare_arrays(got, want, q.rtol, q.atol, where))
+            n += 1
+    report = Report(q.qid, n, max_err)
+    print(report)
+    return report
+
+
+def _cases(q: Question, n: int, seed: int) -> Iterator[tuple]:
+    yield from q.make_cases(n, seed)
+
