@@ -59,6 +59,8 @@ def environment() -> dict[str, str]:
 
 
 def _git_sha() -> str:
+    if os.environ.get("EFFTEACH_GIT_SHA"):  # the device copy of the tree has no .git
+        return os.environ["EFFTEACH_GIT_SHA"]
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                              text=True, timeout=10, check=False,
