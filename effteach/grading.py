@@ -209,6 +209,12 @@ def _call(answer: Callable, args: tuple, qid: str, case: int) -> Any:
         ) from None
 
 
+def _plain_symbols(expr):
+    import sympy as sp
+
+    return expr.subs({s: sp.Symbol(s.name) for s in expr.free_symbols})
+
+
 def _check_sympy(answer: Any, q: Question) -> float:
     import sympy as sp
 
@@ -221,6 +227,9 @@ def _check_sympy(answer: Any, q: Question) -> float:
         got = sp.sympify(answer)
     except (sp.SympifyError, TypeError) as exc:
         raise CheckFailed(f"{q.qid}: not a SymPy expression: {exc}") from None
+    # compare by symbol name: z0 declared real=True by the student is still z0
+    got = _plain_symbols(got)
+    ref = _plain_symbols(sp.sympify(ref))
     if isinstance(ref, sp.MatrixBase):
         if not isinstance(got, sp.MatrixBase) or got.shape != ref.shape:
             shape = getattr(got, "shape", "a scalar")
