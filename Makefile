@@ -35,8 +35,7 @@ test: setup lint
 	    --junitxml=$(BUILD)/junit.xml
 
 lab: setup
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --ip=127.0.0.1 --no-browser \
-	    $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
+	$(VENV)/bin/effteach lab
 
 clean:
 	rm -rf $(BUILD) book/_build

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import shutil
 import subprocess
 import sys
@@ -64,6 +65,29 @@ def _doctor() -> int:
     return 1 if (missing or not ok) else 0
 
 
+def _lab_settings() -> Path:
+    """Make JupyterLab open MyST .md files as notebooks (jupytext) and stay quiet.
+
+    Writes the environment's ``share/jupyter/lab/settings/overrides.json``, keeping
+    any other settings already there.
+    """
+    import json
+
+    from effteach.bench import write_json_atomic
+
+    path = Path(sys.prefix) / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
+    data = json.loads(path.read_text()) if path.is_file() else {}
+    docmanager = data.setdefault("@jupyterlab/docmanager-extension:plugin", {})
+    docmanager.setdefault("defaultViewers", {}).update(
+        {"markdown": "Jupytext Notebook", "myst": "Jupytext Notebook"}
+    )
+    data.setdefault("@jupyterlab/apputils-extension:notification", {}).update(
+        {"fetchNews": "false", "checkForUpdates": False}
+    )
+    write_json_atomic(path, data)
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``effteach`` command."""
     import effteach
@@ -74,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("doctor", help="check the installation")
     p_book = sub.add_parser("book", help="execute the notebooks and build the book")
     p_book.add_argument("--out", default="build/book")
-    sub.add_parser("lab", help="JupyterLab on notebooks/")
+    sub.add_parser("lab", help="JupyterLab on notebooks/ (other options go to jupyter "
+                   "lab, e.g. --port=8899)")
     p_as = sub.add_parser("assign", help="write student and solution notebooks")
     p_as.add_argument("slug", nargs="?")
     p_as.add_argument("--all", action="store_true")
@@ -86,7 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     p_bench.add_argument("--quick", action="store_true")
     p_train = sub.add_parser("train", help="train one of the book's small models")
     p_train.add_argument("name")
-    args = ap.parse_args(argv)
+    args, extra = ap.parse_known_args(argv)
+    if extra and args.cmd != "lab":
+        ap.error(f"unrecognized arguments: {' '.join(extra)}")
 
     if args.cmd == "doctor":
         return _doctor()
@@ -98,9 +125,12 @@ def main(argv: list[str] | None = None) -> int:
         if not (ROOT / "notebooks").is_dir():
             print(f"effteach lab: no notebooks/ folder under {ROOT}", file=sys.stderr)
             return 2
+        _lab_settings()
         cmd = [sys.executable, "-m", "jupyterlab", f"--notebook-dir={ROOT / 'notebooks'}",
                "--ip=127.0.0.1", "--no-browser"]
-        return subprocess.call(cmd)
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            cmd.append("--allow-root")
+        return subprocess.call(cmd + extra)
     if args.cmd == "assign":
         if args.all == bool(args.slug):
             print("effteach assign: give one chapter slug or --all", file=sys.stderr)
