@@ -22,26 +22,56 @@ SEED = 0
 #: The chapters of the book: slug -> (title, arXiv id or None, topic part).
 CHAPTERS: dict[str, tuple[str, str | None, str]] = {
     "foundations": ("Attention, softmax and their gradients", None, "Foundations"),
-    "pebble_io": ("I/O complexity of attention (red-blue pebble game)", "2410.09397",
-                  "Attention: theory and I/O"),
-    "poly_attention": ("Multi-layer transformer gradients in almost linear time",
-                       "2408.13233", "Attention: theory and I/O"),
-    "looped_mlp": ("A looped ReLU-MLP as a programmable computer", "2410.09375",
-                   "Attention: theory and I/O"),
-    "newton_prune": ("Numerical (Newton) structured pruning", "2412.12441",
-                     "Pruning and privacy"),
-    "attention_prune": ("Pruning that approximates the attention matrix", "2410.11261",
-                        "Pruning and privacy"),
-    "dp_attention": ("Differential privacy for cross-attention", "2407.14717",
-                     "Pruning and privacy"),
-    "lazy_dit": ("LazyDiT: lazy learning for diffusion transformers", "2412.12444",
-                 "Diffusion and video"),
-    "draft_attention": ("DraftAttention: sparse video attention from a draft",
-                        "2505.14708", "Diffusion and video"),
-    "fastcar": ("FastCar: MLP replay for autoregressive video", "2505.14709",
-                "Diffusion and video"),
-    "econ_rl": ("Recon: SFT and RL with verifiable rewards", "2506.00577",
-                "Post-training"),
+    "pebble_io": (
+        "I/O complexity of attention (red-blue pebble game)",
+        "2410.09397",
+        "Attention: theory and I/O",
+    ),
+    "poly_attention": (
+        "Multi-layer transformer gradients in almost linear time",
+        "2408.13233",
+        "Attention: theory and I/O",
+    ),
+    "looped_mlp": (
+        "A looped ReLU-MLP as a programmable computer",
+        "2410.09375",
+        "Attention: theory and I/O",
+    ),
+    "newton_prune": (
+        "Numerical (Newton) structured pruning",
+        "2412.12441",
+        "Pruning and privacy",
+    ),
+    "attention_prune": (
+        "Pruning that approximates the attention matrix",
+        "2410.11261",
+        "Pruning and privacy",
+    ),
+    "dp_attention": (
+        "Differential privacy for cross-attention",
+        "2407.14717",
+        "Pruning and privacy",
+    ),
+    "lazy_dit": (
+        "LazyDiT: lazy learning for diffusion transformers",
+        "2412.12444",
+        "Diffusion and video",
+    ),
+    "draft_attention": (
+        "DraftAttention: sparse video attention from a draft",
+        "2505.14708",
+        "Diffusion and video",
+    ),
+    "fastcar": (
+        "FastCar: MLP replay for autoregressive video",
+        "2505.14709",
+        "Diffusion and video",
+    ),
+    "econ_rl": (
+        "Recon: SFT and RL with verifiable rewards",
+        "2506.00577",
+        "Post-training",
+    ),
 }
 
 
@@ -114,7 +144,9 @@ def show_source(obj) -> None:
     try:
         src = inspect.getsource(obj)
     except (TypeError, OSError) as exc:
-        raise TypeError(f"obj: expected a function, class or module, got {obj!r}") from exc
+        raise TypeError(
+            f"obj: expected a function, class or module, got {obj!r}"
+        ) from exc
     try:
         from IPython.display import Markdown, display
 

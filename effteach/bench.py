@@ -50,7 +50,10 @@ def environment() -> dict[str, str]:
     try:
         out = subprocess.run(
             ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
-            capture_output=True, text=True, timeout=20, check=False,
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=False,
         )
         env["driver"] = out.stdout.strip().splitlines()[0] if out.stdout else "unknown"
     except (OSError, subprocess.SubprocessError):
@@ -62,9 +65,14 @@ def _git_sha() -> str:
     if os.environ.get("EFFTEACH_GIT_SHA"):  # the device copy of the tree has no .git
         return os.environ["EFFTEACH_GIT_SHA"]
     try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                             text=True, timeout=10, check=False,
-                             cwd=Path(__file__).resolve().parent)
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+            cwd=Path(__file__).resolve().parent,
+        )
         return out.stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -140,7 +148,9 @@ def run_bench(slug: str, out_dir: Path | None = None, quick: bool = False) -> Pa
         ValueError: unknown slug. RuntimeError: no CUDA GPU.
     """
     if slug not in BENCH_SLUGS:
-        raise ValueError(f"slug: no benchmark for {slug!r}; known: {', '.join(BENCH_SLUGS)}")
+        raise ValueError(
+            f"slug: no benchmark for {slug!r}; known: {', '.join(BENCH_SLUGS)}"
+        )
     if not torch.cuda.is_available():
         raise RuntimeError("no CUDA GPU: benchmarks run on a GPU machine only")
     mod = importlib.import_module(f"effteach.{slug}.bench")
@@ -149,8 +159,13 @@ def run_bench(slug: str, out_dir: Path | None = None, quick: bool = False) -> Pa
         "slug": slug,
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "env": environment(),
-        "method": {"timer": "triton.testing.do_bench", "stat": "median of round medians",
-                   "l2_flush": True, "interleaved": True, **method},
+        "method": {
+            "timer": "triton.testing.do_bench",
+            "stat": "median of round medians",
+            "l2_flush": True,
+            "interleaved": True,
+            **method,
+        },
         "records": records,
     }
     path = Path(out_dir or RESULTS_DIR) / f"{slug}.json"
@@ -160,7 +175,9 @@ def run_bench(slug: str, out_dir: Path | None = None, quick: bool = False) -> Pa
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: ``python -m effteach.bench <slug> [--out DIR] [--quick]``."""
-    ap = argparse.ArgumentParser(prog="effteach bench", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(
+        prog="effteach bench", description=__doc__.split("\n")[0]
+    )
     ap.add_argument("slug")
     ap.add_argument("--out", type=Path, default=None, help="folder for <slug>.json")
     ap.add_argument("--quick", action="store_true", help="a short smoke run")

@@ -31,8 +31,20 @@ def _doctor() -> int:
 
     print(effteach.banner())
     rows = [("python", sys.version.split()[0]), ("repository", str(ROOT))]
-    for mod in ("torch", "triton", "numpy", "sympy", "plotly", "ipywidgets", "jupytext",
-                "nbval", "nbgrader", "jupyter_book", "playwright", "safetensors"):
+    for mod in (
+        "torch",
+        "triton",
+        "numpy",
+        "sympy",
+        "plotly",
+        "ipywidgets",
+        "jupytext",
+        "nbval",
+        "nbgrader",
+        "jupyter_book",
+        "playwright",
+        "safetensors",
+    ):
         spec = importlib.util.find_spec(mod)
         if spec is None:
             rows.append((mod, "MISSING"))
@@ -75,7 +87,9 @@ def _lab_settings() -> Path:
 
     from effteach.bench import write_json_atomic
 
-    path = Path(sys.prefix) / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
+    path = (
+        Path(sys.prefix) / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
+    )
     data = json.loads(path.read_text()) if path.is_file() else {}
     docmanager = data.setdefault("@jupyterlab/docmanager-extension:plugin", {})
     docmanager.setdefault("defaultViewers", {}).update(
@@ -92,19 +106,25 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``effteach`` command."""
     import effteach
 
-    ap = _Parser(prog="effteach", description="effteach: efficient transformers, "
-                 "taught paper by paper.")
+    ap = _Parser(
+        prog="effteach",
+        description="effteach: efficient transformers, taught paper by paper.",
+    )
     sub = ap.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
     sub.add_parser("doctor", help="check the installation")
     p_book = sub.add_parser("book", help="execute the notebooks and build the book")
     p_book.add_argument("--out", default="build/book")
-    sub.add_parser("lab", help="JupyterLab on notebooks/ (other options go to jupyter "
-                   "lab, e.g. --port=8899)")
+    sub.add_parser(
+        "lab",
+        help="JupyterLab on notebooks/ (other options go to jupyter "
+        "lab, e.g. --port=8899)",
+    )
     p_as = sub.add_parser("assign", help="write student and solution notebooks")
     p_as.add_argument("slug", nargs="?")
     p_as.add_argument("--all", action="store_true")
-    p_as.add_argument("--force", action="store_true",
-                      help="overwrite an existing student notebook")
+    p_as.add_argument(
+        "--force", action="store_true", help="overwrite an existing student notebook"
+    )
     p_as.add_argument("--out", default="build/assignments")
     p_bench = sub.add_parser("bench", help="run a chapter's GPU benchmark")
     p_bench.add_argument("slug")
@@ -126,8 +146,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"effteach lab: no notebooks/ folder under {ROOT}", file=sys.stderr)
             return 2
         _lab_settings()
-        cmd = [sys.executable, "-m", "jupyterlab", f"--notebook-dir={ROOT / 'notebooks'}",
-               "--ip=127.0.0.1", "--no-browser"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            f"--notebook-dir={ROOT / 'notebooks'}",
+            "--ip=127.0.0.1",
+            "--no-browser",
+        ]
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             cmd.append("--allow-root")
         return subprocess.call(cmd + extra)
@@ -136,8 +162,11 @@ def main(argv: list[str] | None = None) -> int:
             print("effteach assign: give one chapter slug or --all", file=sys.stderr)
             return 2
         if args.slug and args.slug not in effteach.CHAPTERS:
-            print(f"effteach assign: unknown chapter {args.slug!r} (known: "
-                  f"{', '.join(effteach.CHAPTERS)})", file=sys.stderr)
+            print(
+                f"effteach assign: unknown chapter {args.slug!r} (known: "
+                f"{', '.join(effteach.CHAPTERS)})",
+                file=sys.stderr,
+            )
             return 2
         from effteach.tools import assign
 

@@ -21,7 +21,7 @@ if not HAS_GPU:
     os.environ.setdefault("TRITON_INTERPRET", "1")
 
 INTERPRETER: bool = os.environ.get("TRITON_INTERPRET", "0") == "1"
-"""True when Triton kernels run in the CPU interpreter (NumPy, one program at a time)."""
+"""True when Triton kernels run in the CPU interpreter (NumPy, on the CPU)."""
 
 DEVICE: torch.device = torch.device("cuda" if HAS_GPU and not INTERPRETER else "cpu")
 """Where kernel inputs should live: the GPU, or the CPU for the interpreter."""

@@ -132,7 +132,9 @@ def get(question_id: str) -> Question:
     _load(question_id.split(".", 1)[0])
     if question_id not in QUESTIONS:
         known = ", ".join(questions_for(question_id.split(".", 1)[0])) or "none"
-        raise KeyError(f"question_id: unknown question {question_id!r} (known: {known})")
+        raise KeyError(
+            f"question_id: unknown question {question_id!r} (known: {known})"
+        )
     return QUESTIONS[question_id]
 
 
@@ -149,7 +151,9 @@ def _describe_args(args: tuple) -> str:
     parts = []
     for a in args:
         if hasattr(a, "shape"):
-            parts.append(f"{type(a).__name__}{tuple(a.shape)} {getattr(a, 'dtype', '')}")
+            parts.append(
+                f"{type(a).__name__}{tuple(a.shape)} {getattr(a, 'dtype', '')}"
+            )
         else:
             parts.append(repr(a))
     return "(" + ", ".join(parts) + ")"
@@ -278,7 +282,9 @@ def check(answer: Any, question_id: str, cases: int = 3, seed: int = 0) -> Repor
         n = 1
     else:
         if not callable(answer):
-            raise CheckFailed(f"{q.qid}: expected a function, got {type(answer).__name__}")
+            raise CheckFailed(
+                f"{q.qid}: expected a function, got {type(answer).__name__}"
+            )
         max_err, n = 0.0, 0
         for i, args in enumerate(_cases(q, cases, seed)):
             got = _call(answer, args, q.qid, i)
@@ -293,4 +299,3 @@ def check(answer: Any, question_id: str, cases: int = 3, seed: int = 0) -> Repor
 
 def _cases(q: Question, n: int, seed: int) -> Iterator[tuple]:
     yield from q.make_cases(n, seed)
-

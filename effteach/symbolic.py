@@ -72,7 +72,8 @@ def assert_matches(
         impl: the implementation; called as ``impl(*values)`` with floats.
         samples: for each symbol name, the ``(low, high)`` range to draw from.
         n: how many points to draw.
-        rtol, atol: tolerances of the comparison.
+        rtol: relative tolerance of the comparison.
+        atol: absolute tolerance of the comparison.
         seed: seed of the sampled points.
 
     Returns:

@@ -1,4 +1,4 @@
-"""Training entry point for the book's small models: ``python -m effteach.train <name>``.
+"""Training entry point of the book's small models: ``python -m effteach.train``.
 
 Each model of the zoo registers a trainer here; the trainer is deterministic, shows
 progress with tqdm and writes ``effteach/checkpoints/<name>.safetensors`` with its
@@ -25,8 +25,10 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.name not in TRAINERS:
         known = ", ".join(sorted(TRAINERS)) or "none yet"
-        print(f"effteach train: unknown model {args.name!r} (known: {known})",
-              file=sys.stderr)
+        print(
+            f"effteach train: unknown model {args.name!r} (known: {known})",
+            file=sys.stderr,
+        )
         return 2
     mod, fn = TRAINERS[args.name].split(":")
     getattr(importlib.import_module(mod), fn)()

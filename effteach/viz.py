@@ -30,10 +30,20 @@ def use_theme() -> None:
             plot_bgcolor="white",
             paper_bgcolor="white",
             margin={"l": 60, "r": 20, "t": 50, "b": 50},
-            xaxis={"showgrid": True, "gridcolor": "#e8e8e8", "zeroline": False,
-                   "linecolor": "#444", "ticks": "outside"},
-            yaxis={"showgrid": True, "gridcolor": "#e8e8e8", "zeroline": False,
-                   "linecolor": "#444", "ticks": "outside"},
+            xaxis={
+                "showgrid": True,
+                "gridcolor": "#e8e8e8",
+                "zeroline": False,
+                "linecolor": "#444",
+                "ticks": "outside",
+            },
+            yaxis={
+                "showgrid": True,
+                "gridcolor": "#e8e8e8",
+                "zeroline": False,
+                "linecolor": "#444",
+                "ticks": "outside",
+            },
             hovermode="closest",
         )
         pio.templates[TEMPLATE] = t
@@ -93,12 +103,17 @@ def slider_figure(
     steps = []
     for i, v in enumerate(values):
         vis = [j // per_value == i for j in range(per_value * len(values))]
-        steps.append({"method": "update", "args": [{"visible": vis}],
-                      "label": fmt(v)})
+        steps.append({"method": "update", "args": [{"visible": vis}], "label": fmt(v)})
     fig.update_layout(
         title=title,
-        sliders=[{"active": active, "currentvalue": {"prefix": f"{label} = "},
-                  "pad": {"t": 40}, "steps": steps}],
+        sliders=[
+            {
+                "active": active,
+                "currentvalue": {"prefix": f"{label} = "},
+                "pad": {"t": 40},
+                "steps": steps,
+            }
+        ],
         **(layout or {}),
     )
     return fig

@@ -68,7 +68,9 @@ def softmax_fwd(x: torch.Tensor) -> torch.Tensor:
         raise TypeError(f"x: expected a torch.Tensor, got {type(x).__name__}")
     check_kernel_dtype("x", x)
     if x.dim() == 0 or x.numel() == 0:
-        raise ValueError(f"x: expected a non-empty tensor (..., n_cols), got {tuple(x.shape)}")
+        raise ValueError(
+            f"x: expected a non-empty tensor (..., n_cols), got {tuple(x.shape)}"
+        )
     n_cols = x.shape[-1]
     if n_cols > MAX_COLS:
         raise ValueError(f"x: expected n_cols <= {MAX_COLS}, got {n_cols}")
@@ -78,7 +80,11 @@ def softmax_fwd(x: torch.Tensor) -> torch.Tensor:
     out = torch.empty(x2.shape, dtype=x.dtype, device=x.device)
     block_n = triton.next_power_of_2(n_cols)
     _softmax_fwd_kernel[(x2.shape[0],)](
-        x2, out, x2.stride(0), n_cols, BLOCK_N=block_n,
+        x2,
+        out,
+        x2.stride(0),
+        n_cols,
+        BLOCK_N=block_n,
         num_warps=4 if block_n <= 2048 else (8 if block_n <= 8192 else 16),
     )
     return out.reshape(x.shape)

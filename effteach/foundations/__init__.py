@@ -24,6 +24,7 @@ def __getattr__(name: str):
         return getattr(viz, name)
     raise AttributeError(f"module 'effteach.foundations' has no attribute {name!r}")
 
+
 __all__ = [
     "attention_bwd_ref",
     "attention_ref",

@@ -31,18 +31,27 @@ def run(quick: bool = False) -> tuple[list[dict], dict]:
             ref = torch.softmax(x.float(), dim=-1)
             err = float((softmax_fwd(x).float() - ref).abs().max())
             ms = time_interleaved(
-                {"triton": lambda x=x: softmax_fwd(x),
-                 "torch": lambda x=x: torch.softmax(x, dim=-1)},
+                {
+                    "triton": lambda x=x: softmax_fwd(x),
+                    "torch": lambda x=x: torch.softmax(x, dim=-1),
+                },
                 rounds=3 if quick else 5,
             )
             nbytes = 2 * x.numel() * x.element_size()  # read once, write once
             for impl, t in ms.items():
-                records.append({
-                    "impl": impl, "dtype": str(dtype).replace("torch.", ""),
-                    "n_rows": n_rows, "n_cols": n_cols, "ms": t,
-                    "gbps": nbytes / (t * 1e-3) / 1e9,
-                    "max_abs_err_vs_fp32": err if impl == "triton" else 0.0,
-                    "ratio_vs_torch": ms["torch"] / t,
-                })
-    return records, {"bytes": "2 * numel * element_size (one read, one write)",
-                     "n_rows": n_rows}
+                records.append(
+                    {
+                        "impl": impl,
+                        "dtype": str(dtype).replace("torch.", ""),
+                        "n_rows": n_rows,
+                        "n_cols": n_cols,
+                        "ms": t,
+                        "gbps": nbytes / (t * 1e-3) / 1e9,
+                        "max_abs_err_vs_fp32": err if impl == "triton" else 0.0,
+                        "ratio_vs_torch": ms["torch"] / t,
+                    }
+                )
+    return records, {
+        "bytes": "2 * numel * element_size (one read, one write)",
+        "n_rows": n_rows,
+    }

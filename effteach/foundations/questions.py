@@ -47,31 +47,37 @@ def _bwd_wrong(p: torch.Tensor, dp: torch.Tensor) -> torch.Tensor:
     return p * dp
 
 
-register(Question(
-    qid="foundations.q1",
-    prompt="The 3x3 softmax Jacobian d p_i / d z_j as a SymPy Matrix in z0, z1, z2.",
-    kind="sympy",
-    reference=_jacobian_3,
-    wrong=_jacobian_3_wrong,
-))
+register(
+    Question(
+        qid="foundations.q1",
+        prompt="The 3x3 softmax Jacobian d p_i / d z_j as a SymPy Matrix in z0..z2.",
+        kind="sympy",
+        reference=_jacobian_3,
+        wrong=_jacobian_3_wrong,
+    )
+)
 
-register(Question(
-    qid="foundations.q2",
-    prompt="softmax_bwd(p, dp): the gradient with respect to the logits, row-wise.",
-    kind="function",
-    reference=softmax_bwd_ref,
-    wrong=_bwd_wrong,
-    make_cases=_bwd_cases,
-    rtol=1e-9,
-    atol=1e-12,
-))
+register(
+    Question(
+        qid="foundations.q2",
+        prompt="softmax_bwd(p, dp): the gradient with respect to the logits, row-wise.",
+        kind="function",
+        reference=softmax_bwd_ref,
+        wrong=_bwd_wrong,
+        make_cases=_bwd_cases,
+        rtol=1e-9,
+        atol=1e-12,
+    )
+)
 
-register(Question(
-    qid="foundations.q3",
-    prompt="The largest logit x for which exp(x) is finite in float16 (ln 65504).",
-    kind="value",
-    reference=math.log(float(torch.finfo(torch.float16).max)),
-    wrong=math.log(float(torch.finfo(torch.float32).max)),  # float32's 88.72
-    rtol=1e-3,
-    atol=0.0,
-))
+register(
+    Question(
+        qid="foundations.q3",
+        prompt="The largest logit x for which exp(x) is finite in float16 (ln 65504).",
+        kind="value",
+        reference=math.log(float(torch.finfo(torch.float16).max)),
+        wrong=math.log(float(torch.finfo(torch.float32).max)),  # float32's 88.72
+        rtol=1e-3,
+        atol=0.0,
+    )
+)

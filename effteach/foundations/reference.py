@@ -172,7 +172,9 @@ def attention_bwd_ref(
     backward uses this so that it never stores P.
 
     Args:
-        q, k, v: as in :func:`attention_ref`.
+        q: queries, as in :func:`attention_ref`.
+        k: keys, as in :func:`attention_ref`.
+        v: values, as in :func:`attention_ref`.
         do: gradient of the loss with respect to the output, shape of ``o``.
         causal: mask as in the forward.
         scale: score scale; ``1 / sqrt(d_head)`` if None.

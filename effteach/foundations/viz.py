@@ -27,7 +27,9 @@ def softmax_at_temperature(logits: Sequence[float], temperature: float) -> torch
         raise ValueError(f"temperature: expected > 0, got {temperature}")
     z = torch.as_tensor(list(logits), dtype=torch.float64)
     if z.dim() != 1 or z.numel() == 0:
-        raise ValueError(f"logits: expected a non-empty 1-D sequence, got {tuple(z.shape)}")
+        raise ValueError(
+            f"logits: expected a non-empty 1-D sequence, got {tuple(z.shape)}"
+        )
     return softmax_ref(z / temperature)
 
 
@@ -38,9 +40,16 @@ def _entropy(p: torch.Tensor) -> float:
 def _bars(logits: Sequence[float], temperature: float) -> list[go.Bar]:
     p = softmax_at_temperature(logits, temperature)
     names = [f"z{i}={z:g}" for i, z in enumerate(logits)]
-    return [go.Bar(x=names, y=p.tolist(), name=f"T={temperature:g}",
-                   hovertemplate="%{x}: p=%{y:.3f}<extra></extra>",
-                   text=[f"{v:.2f}" for v in p.tolist()], textposition="outside")]
+    return [
+        go.Bar(
+            x=names,
+            y=p.tolist(),
+            name=f"T={temperature:g}",
+            hovertemplate="%{x}: p=%{y:.3f}<extra></extra>",
+            text=[f"{v:.2f}" for v in p.tolist()],
+            textposition="outside",
+        )
+    ]
 
 
 def temperature_figure(
@@ -64,21 +73,29 @@ def temperature_figure(
         if not t > 0:
             raise ValueError(f"temperatures: every value must be > 0, got {t}")
     return slider_figure(
-        lambda t: _bars(logits, t), temperatures, "temperature", active=active,
+        lambda t: _bars(logits, t),
+        temperatures,
+        "temperature",
+        active=active,
         title="softmax(z / T): low T sharpens, high T flattens",
-        layout={"yaxis": {"range": [0, 1.05], "title": "probability"},
-                "showlegend": False},
+        layout={
+            "yaxis": {"range": [0, 1.05], "title": "probability"},
+            "showlegend": False,
+        },
         fmt=lambda t: f"{t:g}",
     )
 
 
-def _single_temperature_figure(logits: Sequence[float], temperature: float) -> go.Figure:
+def _single_temperature_figure(
+    logits: Sequence[float], temperature: float
+) -> go.Figure:
     p = softmax_at_temperature(logits, temperature)
     fig = go.Figure(_bars(logits, temperature))
     fig.update_layout(
         title=f"T = {temperature:.2f}: max p = {float(p.max()):.3f}, "
         f"entropy = {_entropy(p):.3f} nats",
-        yaxis={"range": [0, 1.05], "title": "probability"}, showlegend=False,
+        yaxis={"range": [0, 1.05], "title": "probability"},
+        showlegend=False,
     )
     return fig
 
@@ -91,8 +108,15 @@ def temperature_panel(logits: Sequence[float] = DEFAULT_LOGITS):
     """
     import ipywidgets as widgets
 
-    slider = widgets.FloatLogSlider(value=1.0, base=2, min=-3, max=4, step=0.25,
-                                    description="T", continuous_update=False)
+    slider = widgets.FloatLogSlider(
+        value=1.0,
+        base=2,
+        min=-3,
+        max=4,
+        step=0.25,
+        description="T",
+        continuous_update=False,
+    )
     return panel(_single_temperature_figure, logits=tuple(logits), temperature=slider)
 
 
@@ -112,16 +136,23 @@ def softmax_gpu_figure(result: dict) -> go.Figure:
     fig = go.Figure()
     keys = sorted({(r["impl"], r["dtype"]) for r in records})
     for impl, dtype in keys:
-        rs = sorted((r for r in records if r["impl"] == impl and r["dtype"] == dtype),
-                    key=lambda r: r["n_cols"])
-        fig.add_trace(go.Scatter(
-            x=[r["n_cols"] for r in rs], y=[r["gbps"] for r in rs],
-            mode="lines+markers", name=f"{impl} {dtype}",
-            line={"dash": "solid" if impl == "triton" else "dot"},
-        ))
+        rs = sorted(
+            (r for r in records if r["impl"] == impl and r["dtype"] == dtype),
+            key=lambda r: r["n_cols"],
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=[r["n_cols"] for r in rs],
+                y=[r["gbps"] for r in rs],
+                mode="lines+markers",
+                name=f"{impl} {dtype}",
+                line={"dash": "solid" if impl == "triton" else "dot"},
+            )
+        )
     env = result.get("env", {})
     fig.update_layout(
-        title=f"Row softmax on {env.get('gpu', '?')} ({result.get('created', '?')[:10]})",
+        title=f"Row softmax on {env.get('gpu', '?')} "
+        f"({result.get('created', '?')[:10]})",
         xaxis={"type": "log", "title": "n_cols (row length)"},
         yaxis={"title": "GB/s (read + write)"},
     )

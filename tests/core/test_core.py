@@ -9,7 +9,11 @@ import torch
 
 import effteach
 from effteach import bench, device
-from effteach.foundations import softmax_gpu_figure, temperature_figure, temperature_panel
+from effteach.foundations import (
+    softmax_gpu_figure,
+    temperature_figure,
+    temperature_panel,
+)
 from effteach.viz import slider_figure
 
 
@@ -89,8 +93,12 @@ def test_bench_without_gpu_is_a_clear_error():
 
 
 def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "effteach.cli", *args],
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "effteach.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_cli_doctor_works():
@@ -99,13 +107,16 @@ def test_cli_doctor_works():
     assert "triton kernel     ok" in r.stdout or "triton kernel" in r.stdout
 
 
-@pytest.mark.parametrize("args, msg", [
-    (("frobnicate",), "invalid choice"),
-    (("assign", "nope"), "unknown chapter 'nope'"),
-    (("assign",), "give one chapter slug or --all"),
-    (("bench", "nope"), "no benchmark for 'nope'"),
-    (("train", "nope"), "unknown model 'nope'"),
-])
+@pytest.mark.parametrize(
+    "args, msg",
+    [
+        (("frobnicate",), "invalid choice"),
+        (("assign", "nope"), "unknown chapter 'nope'"),
+        (("assign",), "give one chapter slug or --all"),
+        (("bench", "nope"), "no benchmark for 'nope'"),
+        (("train", "nope"), "unknown model 'nope'"),
+    ],
+)
 def test_cli_bad_input_is_one_line_and_exit_2(args, msg):
     r = _cli(*args)
     assert r.returncode == 2

@@ -54,11 +54,14 @@ def test_checks_are_deterministic(capsys):
         for s, t in zip(x, y, strict=True):
             assert torch.equal(s, t)
     assert str(check(q.reference, q.qid, cases=5, seed=3)) == str(
-        check(q.reference, q.qid, cases=5, seed=3))
+        check(q.reference, q.qid, cases=5, seed=3)
+    )
 
 
 def test_sympy_question_compares_by_symbol_name():
-    z = sp.Matrix(sp.symbols("z0:3", real=True))  # assumptions differ from the reference
+    z = sp.Matrix(
+        sp.symbols("z0:3", real=True)
+    )  # assumptions differ from the reference
     p = z.applyfunc(sp.exp) / sum(sp.exp(zi) for zi in z)
     check(p.jacobian(z), "foundations.q1")
     with pytest.raises(CheckFailed, match="expected a \\(3, 3\\) Matrix"):

@@ -1,4 +1,4 @@
-"""`make lab` (= `effteach lab`): JupyterLab starts and serves a MyST .md as a notebook."""
+"""`make lab` (`effteach lab`): JupyterLab starts and serves MyST .md as notebooks."""
 
 import json
 import os
@@ -22,12 +22,22 @@ def _free_port() -> int:
 def test_lab_opens_myst_markdown_as_notebook():
     port, token = _free_port(), "effteach-test"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "effteach.cli", "lab", f"--port={port}",
-         f"--IdentityProvider.token={token}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "effteach.cli",
+            "lab",
+            f"--port={port}",
+            f"--IdentityProvider.token={token}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
     )
-    url = (f"http://127.0.0.1:{port}/api/contents/foundations/lecture.md"
-           f"?type=notebook&token={token}")
+    url = (
+        f"http://127.0.0.1:{port}/api/contents/foundations/lecture.md"
+        f"?type=notebook&token={token}"
+    )
     try:
         deadline = time.time() + 60
         while True:
@@ -37,8 +47,10 @@ def test_lab_opens_myst_markdown_as_notebook():
                 break
             except OSError:
                 if time.time() > deadline or proc.poll() is not None:
-                    raise AssertionError("JupyterLab did not start: "
-                                         + proc.stderr.read().decode()[-2000:]) from None
+                    raise AssertionError(
+                        "JupyterLab did not start: "
+                        + proc.stderr.read().decode()[-2000:]
+                    ) from None
                 time.sleep(0.5)
         assert model["type"] == "notebook"
         cells = model["content"]["cells"]

@@ -24,11 +24,16 @@ def test_assert_identity_matrices():
 
 
 def test_assert_matches_implementation():
-    worst = assert_matches(sp.sin(x) * y, [x, y], lambda a, b: math.sin(a) * b,
-                           samples={"x": (-3, 3), "y": (0, 2)})
+    worst = assert_matches(
+        sp.sin(x) * y,
+        [x, y],
+        lambda a, b: math.sin(a) * b,
+        samples={"x": (-3, 3), "y": (0, 2)},
+    )
     assert worst < 1e-12
     with pytest.raises(IdentityError, match="disagree at x="):
-        assert_matches(sp.sin(x), [x], lambda a: math.sin(a) + 1e-3,
-                       samples={"x": (-3, 3)})
+        assert_matches(
+            sp.sin(x), [x], lambda a: math.sin(a) + 1e-3, samples={"x": (-3, 3)}
+        )
     with pytest.raises(ValueError, match=r"samples: no \(low, high\) range.*'y'"):
         assert_matches(x + y, [x, y], lambda a, b: a + b, samples={"x": (0, 1)})

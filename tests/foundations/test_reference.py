@@ -94,5 +94,6 @@ def test_bad_inputs_name_the_argument():
     with pytest.raises(ValueError, match="v: expected the leading shape"):
         attention_ref(torch.rand(3, 4), torch.rand(3, 4), torch.rand(2, 4))
     with pytest.raises(ValueError, match="do: expected shape"):
-        attention_bwd_ref(torch.rand(3, 4), torch.rand(3, 4), torch.rand(3, 4),
-                          torch.rand(4, 4))
+        attention_bwd_ref(
+            torch.rand(3, 4), torch.rand(3, 4), torch.rand(3, 4), torch.rand(4, 4)
+        )
