@@ -1,0 +1,1 @@
+"""Command-line tools that build the book, the notebooks and the assignments."""
