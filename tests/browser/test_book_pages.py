@@ -1,0 +1,426 @@
+"""The built book, page by page, in headless Chromium: offline, typeset, rendered.
+
+Run after ``make book`` (``python -m effteach.tools.book --out build/book``). Every
+HTML page of ``build/book/_build/html`` is served on 127.0.0.1 and loaded in Debian's
+Chromium through Playwright; each page is one test. A page passes when
+
+* it requests nothing from any host but 127.0.0.1 (``data:``/``blob:`` are fine; an
+  off-host request is recorded, then aborted, so the test never goes online),
+* every local request succeeds, and no uncaught JavaScript error and no console
+  error occurs,
+* where the HTML has math, MathJax started and typeset every math element,
+* every plotly figure drew its SVG (and a page with plotly output has figures), and
+  none offers plotly's "Share chart..." button (it uploads the figure to Plotly Cloud),
+* where the HTML embeds widget views, the widgets rendered with no
+  "Click to show javascript error" box.
+
+A full-page screenshot of each page goes to ``build/book/screenshots/``. Without the
+built book or Chromium the tests skip, unless ``CI=true``, where they fail. Set
+``EFFTEACH_BOOK_HTML`` to test another build's ``_build/html`` folder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import http.server
+import os
+import re
+import shutil
+import threading
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+#: The built site; EFFTEACH_BOOK_HTML points the test at another build.
+HTML_DIR = Path(
+    os.environ.get("EFFTEACH_BOOK_HTML") or ROOT / "build" / "book" / "_build" / "html"
+).resolve()
+SCREENSHOTS = HTML_DIR.parent.parent / "screenshots"  # build/book/screenshots
+ALLOWED_HOSTS = {"127.0.0.1"}
+LOCAL_SCHEMES = {"data", "blob", "about"}
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SKIP_DIRS = {"_static", "_sources", "_images", "_downloads"}
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+WIDGET_ERROR_TEXT = "Click to show javascript error"
+IN_CI = os.environ.get("CI", "").strip().lower() == "true"
+
+
+def find_chromium() -> str | None:
+    """Return the Chromium executable: Debian's /usr/bin/chromium, or one on PATH."""
+    if Path("/usr/bin/chromium").is_file():
+        return "/usr/bin/chromium"
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def html_pages(html_dir: Path) -> list[str]:
+    """Return every page of a built site, as paths relative to ``html_dir``."""
+    if not html_dir.is_dir():
+        return []
+    pages = []
+    for path in sorted(html_dir.rglob("*.html")):
+        rel = path.relative_to(html_dir)
+        if rel.parts[0] in SKIP_DIRS:
+            continue
+        pages.append(rel.as_posix())
+    return pages
+
+
+def is_off_host(url: str) -> bool:
+    """True when a request URL leaves 127.0.0.1 (data:, blob:, about: stay local)."""
+    parts = urlsplit(url)
+    if parts.scheme in LOCAL_SCHEMES:
+        return False
+    return parts.hostname not in ALLOWED_HOSTS
+
+
+# --------------------------------------------------------------------------- server
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+
+@functools.cache
+def _handler_for(directory: str) -> type:
+    return functools.partial(_QuietHandler, directory=directory)  # type: ignore[return-value]
+
+
+class StaticServer:
+    """Serve one folder on 127.0.0.1 at a free port, from a daemon thread."""
+
+    def __init__(self, directory: Path):
+        self.httpd = http.server.ThreadingHTTPServer(
+            ("127.0.0.1", 0), _handler_for(str(directory))
+        )
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host}:{port}/"
+
+    def __enter__(self) -> StaticServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(timeout=5)
+
+
+# --------------------------------------------------------------------------- checker
+
+
+@dataclasses.dataclass
+class PageReport:
+    """What one page did in the browser."""
+
+    page: str
+    requests: list[str] = dataclasses.field(default_factory=list)
+    off_host: list[str] = dataclasses.field(default_factory=list)
+    failed_local: list[str] = dataclasses.field(default_factory=list)
+    page_errors: list[str] = dataclasses.field(default_factory=list)
+    console_errors: list[str] = dataclasses.field(default_factory=list)
+    has_math: bool = False
+    math_started: bool = False
+    math_elements: int = 0
+    math_typeset: int = 0
+    mjx_containers: int = 0
+    math_errors: int = 0
+    has_plotly: bool = False
+    plotly_divs: int = 0
+    plotly_drawn: int = 0
+    plotly_sliders: int = 0
+    plotly_share_buttons: int = 0
+    widget_views: int = 0
+    widgets_rendered: int = 0
+    widget_error_boxes: int = 0
+
+    def problems(self) -> list[str]:
+        """Return one line per failed check; empty when the page is fine."""
+        out = []
+        if self.off_host:
+            out.append(f"off-host requests: {self.off_host}")
+        if self.failed_local:
+            out.append(f"local requests that failed: {self.failed_local}")
+        if self.page_errors:
+            out.append(f"uncaught JavaScript errors: {self.page_errors}")
+        if self.console_errors:
+            out.append(f"console errors: {self.console_errors}")
+        if self.has_math:
+            if not self.math_started:
+                out.append("page has math but MathJax did not start")
+            elif self.mjx_containers == 0 or self.math_typeset < self.math_elements:
+                out.append(
+                    f"math not typeset: {self.math_typeset}/{self.math_elements} math "
+                    f"elements, {self.mjx_containers} mjx-container(s)"
+                )
+            if self.math_errors:
+                out.append(f"{self.math_errors} MathJax error(s) (mjx-merror)")
+        if self.has_plotly and self.plotly_divs == 0:
+            out.append("page has plotly output but no .plotly-graph-div")
+        if self.plotly_drawn < self.plotly_divs:
+            out.append(
+                f"plotly figures not drawn: {self.plotly_drawn}/{self.plotly_divs} "
+                "have a .main-svg"
+            )
+        if self.plotly_share_buttons:
+            out.append(
+                f"{self.plotly_share_buttons} plotly 'Share chart' button(s): they "
+                "upload the figure to Plotly Cloud"
+            )
+        if self.widget_views:
+            if self.widgets_rendered == 0:
+                out.append(
+                    f"{self.widget_views} widget view(s) embedded, none rendered"
+                )
+            if self.widget_error_boxes:
+                out.append(f"widget error box: {WIDGET_ERROR_TEXT!r}")
+        return out
+
+
+_COUNTS_JS = """() => {
+  const q = (s) => document.querySelectorAll(s);
+  const math = [...q('.math.notranslate')];
+  const plots = [...q('.plotly-graph-div')];
+  return {
+    math_elements: math.length,
+    math_typeset: math.filter((e) => e.querySelector('mjx-container')).length,
+    mjx_containers: q('mjx-container').length,
+    math_errors: q('mjx-merror').length,
+    plotly_divs: plots.length,
+    plotly_drawn: plots.filter((e) => e.querySelector('.main-svg')).length,
+    plotly_sliders: q('.plotly-graph-div .slider-container').length,
+    plotly_share_buttons:
+      q('.plotly-graph-div .modebar-btn[data-title^="Share"]').length,
+    widgets_rendered: q('.jupyter-widgets').length,
+    widget_error_boxes: (document.body.innerText.match(/__ERR__/g) || []).length,
+  };
+}""".replace("__ERR__", WIDGET_ERROR_TEXT)
+
+_MATHJAX_READY_JS = (
+    "() => !!(window.MathJax && window.MathJax.startup"
+    " && window.MathJax.startup.promise)"
+)
+_PLOTLY_DRAWN_JS = """() => [...document.querySelectorAll('.plotly-graph-div')]
+  .every((e) => e.querySelector('.main-svg'))"""
+_WIDGETS_JS = (
+    "() => document.querySelectorAll('.jupyter-widgets').length > 0"
+    f" || document.body.innerText.includes('{WIDGET_ERROR_TEXT}')"
+)
+
+
+def _fetch_source(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=30) as resp:  # only 127.0.0.1 URLs
+        return resp.read().decode("utf-8", errors="replace")
+
+
+def inspect_page(browser, url: str, screenshot: Path | None = None,
+                 wait_ms: int = 30_000) -> PageReport:
+    """Load one page and report what it requested and rendered.
+
+    Args:
+        browser: a Playwright ``Browser``.
+        url: the page URL (served from 127.0.0.1).
+        screenshot: where to save a full-page PNG, or None.
+        wait_ms: how long to wait for MathJax, plotly and widgets to finish.
+
+    Returns:
+        A :class:`PageReport`; call ``problems()`` for the failed checks.
+    """
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    report = PageReport(page=url)
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+
+    def route(route_obj) -> None:
+        # recorded by the "request" listener; never let it reach the network
+        if is_off_host(route_obj.request.url):
+            route_obj.abort()
+        else:
+            route_obj.continue_()
+
+    def on_request(request) -> None:
+        report.requests.append(request.url)
+        if is_off_host(request.url):
+            report.off_host.append(request.url)
+
+    def on_response(response) -> None:
+        if response.status >= 400 and not is_off_host(response.url):
+            report.failed_local.append(f"{response.status} {response.url}")
+
+    def on_failed(request) -> None:
+        if not is_off_host(request.url):
+            report.failed_local.append(f"{request.failure} {request.url}")
+
+    context.route("**/*", route)
+    page = context.new_page()
+    page.on("request", on_request)
+    page.on("response", on_response)
+    page.on("requestfailed", on_failed)
+    page.on("pageerror", lambda err: report.page_errors.append(str(err)))
+
+    def on_console(msg) -> None:
+        # failed loads are reported above, with their URL
+        if msg.type == "error" and not msg.text.startswith("Failed to load resource"):
+            report.console_errors.append(msg.text[:300])
+
+    page.on("console", on_console)
+    try:
+        source = _fetch_source(url)  # the HTML as served, before any script ran
+        page.goto(url, wait_until="load", timeout=wait_ms)
+        report.has_math = "math notranslate" in source
+        report.has_plotly = "plotly-graph-div" in source
+        report.widget_views = source.count(WIDGET_VIEW)
+        if report.has_math:
+            try:
+                page.wait_for_function(_MATHJAX_READY_JS, timeout=wait_ms)
+                page.evaluate("() => window.MathJax.startup.promise.then(() => true)")
+                report.math_started = True
+            except PlaywrightTimeout:
+                report.math_started = False
+        for script, needed in ((_PLOTLY_DRAWN_JS, report.has_plotly),
+                               (_WIDGETS_JS, report.widget_views > 0)):
+            if needed:
+                try:
+                    page.wait_for_function(script, timeout=wait_ms)
+                except PlaywrightTimeout:
+                    pass  # the counts below say what is missing
+        try:
+            page.wait_for_load_state("networkidle", timeout=wait_ms)
+        except PlaywrightTimeout:
+            pass
+        for key, value in page.evaluate(_COUNTS_JS).items():
+            setattr(report, key, value)
+        if screenshot is not None:
+            screenshot.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(screenshot), full_page=True)
+    except PlaywrightError as err:
+        report.page_errors.append(f"navigation failed: {err}")
+    finally:
+        context.close()
+    return report
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+def _unavailable(reason: str) -> None:
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: the browser test must run)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    chromium = find_chromium()
+    if chromium is None:
+        _unavailable("Chromium not found (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("playwright (Python) is not installed")
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture(scope="module")
+def site() -> Iterator[str]:
+    if not (HTML_DIR / "index.html").is_file():
+        _unavailable(f"no built book at {HTML_DIR} (run make book)")
+    with StaticServer(HTML_DIR) as server:
+        yield server.base_url
+
+
+PAGES = html_pages(HTML_DIR) or ["<book not built>"]
+
+
+# --------------------------------------------------------------------------- tests
+
+
+@pytest.fixture(scope="module")
+def reports() -> dict[str, PageReport]:
+    """Reports of the pages loaded so far, so a page is loaded once per module."""
+    return {}
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_is_offline_and_rendered(browser, site, reports, page):
+    if page == "<book not built>":
+        _unavailable(f"no built book at {HTML_DIR} (run make book)")
+    shot = SCREENSHOTS / Path(page).with_suffix(".png")
+    report = reports[page] = inspect_page(browser, site + page, screenshot=shot)
+    assert report.requests, f"{page}: the browser made no request at all"
+    problems = report.problems()
+    assert not problems, f"{page}:\n  " + "\n  ".join(problems)
+
+
+LECTURES = [p for p in PAGES if re.fullmatch(r"notebooks/\w+/lecture\.html", p)]
+
+
+@pytest.mark.parametrize("page", LECTURES)
+def test_lecture_has_interactive_figure(browser, site, reports, page):
+    """CHAPTER.md: each chapter has a plotly figure with a slider in the static book."""
+    report = reports.get(page) or inspect_page(browser, site + page)
+    assert report.plotly_drawn > 0, f"{page}: no plotly figure"
+    assert report.plotly_sliders > 0, f"{page}: no plotly figure with a slider"
+
+
+def test_checker_reports_a_broken_page(browser, tmp_path):
+    """The checks can fail: off-host script, raw math, bare plotly div, widget."""
+    (tmp_path / "bad.html").write_text(
+        "<!doctype html><html><head>"
+        '<script src="http://example.invalid/x.js"></script>'
+        "</head><body>"
+        '<span class="math notranslate nohighlight">\\(x^2\\)</span>'
+        '<div class="plotly-graph-div"></div>'
+        f'<script type="{WIDGET_VIEW}">{{"model_id": "m"}}</script>'
+        "</body></html>"
+    )
+    with StaticServer(tmp_path) as server:
+        report = inspect_page(browser, server.base_url + "bad.html", wait_ms=1500)
+    assert report.off_host == ["http://example.invalid/x.js"]
+    text = "\n".join(report.problems())
+    assert "off-host requests" in text
+    assert "MathJax did not start" in text
+    assert "plotly figures not drawn: 0/1" in text
+    assert "widget view(s) embedded, none rendered" in text
+
+
+def test_checker_passes_a_clean_local_page(browser, tmp_path):
+    (tmp_path / "ok.html").write_text(
+        "<!doctype html><html><body><p>plain page</p>"
+        '<img src="data:image/gif;base64,R0lGODlhAQABAAAAACw=">'
+        "</body></html>"
+    )
+    with StaticServer(tmp_path) as server:
+        report = inspect_page(browser, server.base_url + "ok.html", wait_ms=1500)
+    assert report.problems() == []
+    assert report.requests[0].startswith("http://127.0.0.1:")
+
+
+def test_is_off_host():
+    assert not is_off_host("http://127.0.0.1:8000/_static/x.js")
+    assert not is_off_host("data:image/png;base64,AAAA")
+    assert not is_off_host("blob:http://127.0.0.1:8000/abc")
+    assert is_off_host("https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-chtml.js")
+    assert is_off_host("http://localhost:8000/x.js")  # only 127.0.0.1 is allowed
