@@ -46,6 +46,8 @@ MARKERS = {
     "gpu": "needs a CUDA GPU; skipped when torch.cuda.is_available() is False",
     "slow": "larger CPU cases (part of make test; deselect with -m 'not slow')",
     "browser": "drives a real browser (Chromium via Playwright) on the built book",
+    "retrain": "retrains a zoo model from scratch (minutes each); skipped unless "
+    "EFFTEACH_RETRAIN=1, so not part of make test or CI",
 }
 DEFAULT_BUDGETS_S = {"lecture": 90.0, "assignment": 60.0}
 BUDGET_ENV = {
@@ -247,9 +249,16 @@ def _notebook_name(item: pytest.Item) -> str:
 def pytest_collection_modifyitems(
     config: pytest.Config, items: list[pytest.Item]
 ) -> None:
-    """Skip ``gpu`` tests without CUDA."""
+    """Skip ``gpu`` tests without CUDA, ``retrain`` tests unless asked for."""
+    import os
+
     import torch
 
+    if os.environ.get("EFFTEACH_RETRAIN") != "1":
+        skip_retrain = pytest.mark.skip(reason="set EFFTEACH_RETRAIN=1 to retrain")
+        for item in items:
+            if item.get_closest_marker("retrain") is not None:
+                item.add_marker(skip_retrain)
     if torch.cuda.is_available():
         return
     skip = pytest.mark.skip(

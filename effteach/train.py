@@ -1,27 +1,35 @@
 """Training entry point of the book's small models: ``python -m effteach.train``.
 
-Each model of the zoo registers a trainer here; the trainer is deterministic, shows
-progress with tqdm and writes ``effteach/checkpoints/<name>.safetensors`` with its
-config and metrics. The zoo itself is built by the "model zoo" issue; until then the
-registry is empty and every name is reported as unknown.
+Each model of the zoo has a deterministic trainer (seeded, fixed thread count, tqdm
+progress, a loss log) that writes ``effteach/checkpoints/<name>.*`` through
+:func:`effteach.zoo.save`; ``--quick`` runs a few steps and saves nothing.
 
-Book: book/howto.md.
+Book: book/models.md, "How they were trained".
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import sys
 
 #: model name -> "module:function" of its trainer
-TRAINERS: dict[str, str] = {}
+TRAINERS: dict[str, str] = {
+    "tinygpt_text": "effteach.models.training:train_tinygpt_text",
+    "tinygpt_copy": "effteach.models.training:train_tinygpt_copy",
+    "digit_classifier": "effteach.models.training:train_digit_classifier",
+    "tinydit_digits": "effteach.models.training:train_tinydit_digits",
+    "tinyvideodit": "effteach.models.training:train_tinyvideodit",
+    "tinyarvideo": "effteach.models.training:train_tinyarvideo",
+}
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line: ``python -m effteach.train <name>``."""
+    """Command line: ``python -m effteach.train <name> [--quick]``."""
     ap = argparse.ArgumentParser(prog="effteach train")
     ap.add_argument("name")
+    ap.add_argument("--quick", action="store_true", help="a few steps, nothing saved")
     args = ap.parse_args(argv)
     if args.name not in TRAINERS:
         known = ", ".join(sorted(TRAINERS)) or "none yet"
@@ -31,7 +39,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     mod, fn = TRAINERS[args.name].split(":")
-    getattr(importlib.import_module(mod), fn)()
+    _model, metrics, _log = getattr(importlib.import_module(mod), fn)(
+        quick=args.quick, save=not args.quick
+    )
+    print(json.dumps(metrics, indent=1))
     return 0
 
 
