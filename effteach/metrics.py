@@ -14,7 +14,7 @@
 All reductions run in float64 and return Python floats unless ``reduction="none"``.
 Inputs may live on any device; nothing here builds an autograd graph.
 
-Book: book/models.md, "Metrics".
+Book: notebooks/zoo/models.md, "Metrics".
 """
 
 from __future__ import annotations
@@ -149,7 +149,7 @@ def perplexity(
 
     Paper: Jelinek et al. 1977, "Perplexity - a measure of the difficulty of speech
         recognition tasks".
-    Book: book/models.md, "Metrics".
+    Book: notebooks/zoo/models.md, "Metrics".
     """
     return math.exp(_mean_nll(logits, targets, mask))
 
@@ -233,7 +233,7 @@ def unigram_bigram_baselines(
 
     Paper: Chen and Goodman 1999, "An empirical study of smoothing techniques for
         language modeling" (additive smoothing).
-    Book: book/models.md, "Baselines".
+    Book: notebooks/zoo/models.md, "Baselines".
     """
     if isinstance(vocab_size, bool) or not isinstance(vocab_size, int):
         raise TypeError(f"vocab_size: expected an int, got {type(vocab_size).__name__}")
@@ -364,7 +364,7 @@ def frechet_distance(feats_a, feats_b) -> float:
     Paper: Dowson and Landau 1982 (the closed form); Heusel et al. 2017, "GANs
         Trained by a Two Time-Scale Update Rule Converge to a Local Nash
         Equilibrium" (FID), eq. (6).
-    Book: book/models.md, "Metrics".
+    Book: notebooks/zoo/models.md, "Metrics".
     """
     a = _features("feats_a", feats_a)
     b = _features("feats_b", feats_b)
@@ -478,7 +478,7 @@ def ssim(
 
     Paper: Wang, Bovik, Sheikh and Simoncelli 2004, "Image Quality Assessment: From
         Error Visibility to Structural Similarity", eq. (13) and sec. III-C.
-    Book: book/models.md, "Metrics".
+    Book: notebooks/zoo/models.md, "Metrics".
     """
     _check_reduction(reduction)
     data_range = _positive("data_range", data_range)
@@ -555,7 +555,7 @@ def centroid_tracks(video: torch.Tensor, threshold: float = 0.0) -> torch.Tensor
         ``(x, y)`` centres in pixels (pixel centres at integers), float32, shape
         (n, T, 2); NaN in frames with nothing above the threshold.
 
-    Book: book/models.md, "Scoring video rollouts".
+    Book: notebooks/zoo/models.md, "Scoring video rollouts".
     """
     v = _video("video", video).double()
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):

@@ -4,7 +4,7 @@ Each model of the zoo has a deterministic trainer (seeded, fixed thread count, t
 progress, a loss log) that writes ``effteach/checkpoints/<name>.*`` through
 :func:`effteach.zoo.save`; ``--quick`` runs a few steps and saves nothing.
 
-Book: book/models.md, "How they were trained".
+Book: notebooks/zoo/models.md, "How they were trained".
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ A checkpoint is three committed files in ``effteach/checkpoints/``:
 renamed field, a changed size), naming the difference: silently loading a model of
 another shape would make every chapter's numbers meaningless.
 
-Book: book/models.md.
+Book: notebooks/zoo/models.md.
 """
 
 from __future__ import annotations

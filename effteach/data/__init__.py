@@ -11,7 +11,7 @@ digits): nothing is downloaded. Scores for the data live in :mod:`effteach.metri
 * Images: :func:`load_digits_tensors`, :func:`digits_split_indices`.
 * Videos with true trajectories: :func:`moving_shapes`.
 
-Book: book/models.md, "Data".
+Book: notebooks/zoo/models.md, "Data".
 """
 
 from effteach.data.digits import (

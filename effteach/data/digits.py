@@ -5,7 +5,7 @@ Digits", 16 grey levels), shipped inside scikit-learn, so no download is needed.
 book uses them for tiny image classifiers and diffusion models, and as sprites of
 :func:`effteach.data.moving_shapes` videos.
 
-Book: book/models.md, "Data".
+Book: notebooks/zoo/models.md, "Data".
 """
 
 from __future__ import annotations
@@ -140,7 +140,7 @@ def load_digits_tensors(
 
     Paper: Alpaydin and Kaynak 1998, UCI "Optical Recognition of Handwritten
         Digits" (the data); scikit-learn ``load_digits``.
-    Book: book/models.md, "Data".
+    Book: notebooks/zoo/models.md, "Data".
     """
     if split not in ("train", "test"):
         raise ValueError(f"split: expected 'train' or 'test', got {split!r}")

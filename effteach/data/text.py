@@ -13,7 +13,7 @@ Two sources of tokens for the book's small language models:
   the exact best possible loss on the first half, and the copy half can only be
   predicted by attending back: a one-minute test of whether attention works.
 
-Book: book/models.md, "Data".
+Book: notebooks/zoo/models.md, "Data".
 """
 
 from __future__ import annotations
@@ -288,7 +288,7 @@ def stdlib_corpus(check_hash: bool = True) -> str:
         CorpusMismatchError: if ``check_hash`` and the text (or a file) differs from
             the one recorded with :data:`STDLIB_CORPUS_PYTHON`.
 
-    Book: book/models.md, "A corpus on every machine".
+    Book: notebooks/zoo/models.md, "A corpus on every machine".
     """
     root = Path(sysconfig.get_paths()["stdlib"])
     text = _build_corpus(root, STDLIB_FILES, skip_missing=not check_hash)
@@ -324,7 +324,7 @@ class CharTokenizer:
         >>> tok.decode(tok.encode("def f():\n"))
         'def f():\n'
 
-    Book: book/models.md, "Tokens".
+    Book: notebooks/zoo/models.md, "Tokens".
     """
 
     #: The known characters, in id order.
@@ -471,7 +471,7 @@ def text_splits(
         ValueError: if ``val_fraction`` is out of range or ``seq_len`` is too long
             for the validation part.
 
-    Book: book/models.md, "Tokens".
+    Book: notebooks/zoo/models.md, "Tokens".
     """
     seq_len = _check_int("seq_len", seq_len, 1)
     if not isinstance(val_fraction, (int, float)) or not 0 < val_fraction <= 0.5:
@@ -510,7 +510,7 @@ def batches(
         (batch_size, seq_len), with ``y[:, t] == tokens[start + t + 1]`` the target
         of ``x[:, t]``. Arguments are checked at the call, not at the first batch.
 
-    Book: book/models.md, "Tokens".
+    Book: notebooks/zoo/models.md, "Tokens".
     """
     _check_tokens_1d("tokens", tokens)
     batch_size = _check_int("batch_size", batch_size, 1)
@@ -622,7 +622,7 @@ def markov_chain(
 
     Paper: Shannon 1948, "A Mathematical Theory of Communication", sec. 7 (entropy
         of a Markov source).
-    Book: book/models.md, "A task with a known answer".
+    Book: notebooks/zoo/models.md, "A task with a known answer".
     """
     vocab = _check_int("vocab", vocab, 2)
     seed = _check_int("seed", seed, 0)
@@ -710,7 +710,7 @@ def markov_copy_batch(
 
     Paper: Olsson et al. 2022, "In-context Learning and Induction Heads" (the copy
         mechanism the task isolates).
-    Book: book/models.md, "A task with a known answer".
+    Book: notebooks/zoo/models.md, "A task with a known answer".
     """
     batch = _check_int("batch", batch, 1)
     seq_len = _check_int("seq_len", seq_len, 4)

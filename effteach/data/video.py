@@ -14,7 +14,7 @@ object's sprite, which moves the sprite's centroid exactly to the position.
 
 Paper: Srivastava et al. 2015, "Unsupervised Learning of Video Representations using
     LSTMs" (Moving MNIST, the bouncing-digits set this generalises).
-Book: book/models.md, "Data".
+Book: notebooks/zoo/models.md, "Data".
 """
 
 from __future__ import annotations
@@ -238,7 +238,7 @@ def moving_shapes(
             argument), including a frame too small for its objects to move.
 
     Paper: Srivastava et al. 2015 (Moving MNIST).
-    Book: book/models.md, "Data".
+    Book: notebooks/zoo/models.md, "Data".
     """
     n_videos = _check_int("n_videos", n_videos, 1, 1_000_000)
     n_frames = _check_int("n_frames", n_frames, 2, 64)

@@ -1,6 +1,6 @@
 """The book's small models, trained by the package itself (``effteach.train``).
 
-Book: book/models.md, "The small models of this book".
+Book: notebooks/zoo/models.md, "The small models of this book".
 """
 
 from effteach.models.classifier import DigitClassifier, DigitClassifierConfig

@@ -3,7 +3,7 @@
 Its penultimate features also define the Fréchet distance between digit sets (the
 "FID" of this book, on features of a classifier trained here, not Inception).
 
-Book: book/models.md, "Digit classifier".
+Book: notebooks/zoo/models.md, "Digit classifier".
 """
 
 from __future__ import annotations

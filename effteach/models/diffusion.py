@@ -5,7 +5,7 @@ step ``t`` (integers in ``[0, n_train_steps)``). Classifier-free guidance mixes 
 conditional prediction with the unconditional one (label ``null_class``).
 
 Paper: Ho et al. 2020 (DDPM), Song et al. 2021 (DDIM), Ho & Salimans 2022 (CFG).
-Book: book/models.md, "TinyDiT".
+Book: notebooks/zoo/models.md, "TinyDiT".
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ and for the MLP, initialised to zero so each block starts as the identity), and 
 modulated final layer. Each block's ``attn`` and ``mlp`` are separate modules that
 chapters can wrap (LazyDiT skips them and reuses the previous step's output).
 
-Book: book/models.md, "TinyDiT".
+Book: notebooks/zoo/models.md, "TinyDiT".
 """
 
 from __future__ import annotations
@@ -112,7 +112,7 @@ class TinyDiT(nn.Module):
     Args:
         cfg: the sizes.
 
-    Book: book/models.md, "TinyDiT".
+    Book: notebooks/zoo/models.md, "TinyDiT".
     """
 
     def __init__(self, cfg: DiTConfig):

@@ -4,7 +4,7 @@ Module names match LLaMA's (``layers[i].self_attn.q_proj``, ``layers[i].mlp.gate
 ``input_layernorm``, ``post_attention_layernorm``), so pruning and caching chapters
 can follow their papers' code line by line.
 
-Book: book/models.md, "TinyGPT".
+Book: notebooks/zoo/models.md, "TinyGPT".
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ class TinyGPT(nn.Module):
     Args:
         cfg: the sizes.
 
-    Book: book/models.md, "TinyGPT".
+    Book: notebooks/zoo/models.md, "TinyGPT".
     """
 
     def __init__(self, cfg: GPTConfig):

@@ -4,7 +4,7 @@ Names follow the papers' and Hugging Face's module names (``q_proj``, ``gate_pro
 ``adaLN_modulation``) so that a chapter that prunes, skips or caches "the MLP of layer
 3" finds ``model.layers[3].mlp`` exactly where the paper's code would.
 
-Book: book/models.md, "The small models of this book".
+Book: notebooks/zoo/models.md, "The small models of this book".
 """
 
 from __future__ import annotations

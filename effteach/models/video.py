@@ -10,7 +10,7 @@
   LLaMA-style decoder (:class:`~effteach.models.gpt.TinyGPT`) decoded with a KV cache.
   FastCar replays the MLP outputs of such a decoder.
 
-Book: book/models.md, "Video models".
+Book: notebooks/zoo/models.md, "Video models".
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ class TinyVideoDiT(nn.Module):
     the context frames (zeros for frames to predict); a learned frame embedding plus
     a learned spatial embedding give each token its (frame, row, col) position.
 
-    Book: book/models.md, "Video models".
+    Book: notebooks/zoo/models.md, "Video models".
     """
 
     def __init__(self, cfg: VideoDiTConfig):
@@ -200,7 +200,7 @@ class ARVideoConfig:
 class TinyARVideo(nn.Module):
     """A VQ tokenizer plus a LLaMA-style decoder over frame-major token sequences.
 
-    Book: book/models.md, "Video models".
+    Book: notebooks/zoo/models.md, "Video models".
     """
 
     def __init__(self, cfg: ARVideoConfig):

@@ -205,7 +205,9 @@ def check_chapter_page(book_dir: Path, lectures: list[tuple[str, str]]) -> None:
     if not page.is_file():
         return
     status = chapter_status(page.read_text(encoding="utf-8"))
-    in_toc = {slug for slug, _ in lectures}
+    # chapters are the notebooks/<slug>/lecture pages; other notebooks (an
+    # appendix such as notebooks/zoo/models) are pages of the book, not chapters
+    in_toc = {slug for slug, name in lectures if name == "lecture"}
     for slug in sorted(in_toc):
         if status.get(slug) != "landed":
             raise BookError(
