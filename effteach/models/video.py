@@ -116,6 +116,12 @@ class TinyVideoDiT(nn.Module):
             raise ValueError(f"layer: expected 0 <= layer < {self.cfg.depth}")
         return getattr(self.blocks[layer], kind)
 
+    def replace(self, kind: str, layer: int, new: nn.Module) -> nn.Module:
+        """Swap ``"attn"`` or ``"mlp"`` of a block for ``new``; return the old one."""
+        old = self.module(kind, layer)
+        setattr(self.blocks[layer], kind, new)
+        return old
+
     def set_attention_fn(self, fn) -> None:
         """Use ``fn(q, k, v, causal)`` in every block instead of dense SDPA."""
         for blk in self.blocks:
