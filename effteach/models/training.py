@@ -519,8 +519,17 @@ def video_dit_rollout(model, clips, seed: int = 0, n_steps: int = 25) -> torch.T
     x = clips.video * 2 - 1  # the model works in [-1, 1]
     ctx = model.context_input(x)
     y = torch.zeros(len(x), dtype=torch.long)
+    ab = Schedule().alphas_cumprod().float()
+
+    def eps_fn(xt, t, _y):
+        pred = model(xt, t, ctx)
+        if model.cfg.prediction == "eps":
+            return pred
+        a_t = ab[t].view(-1, 1, 1, 1, 1)  # x0 prediction -> the implied noise
+        return (xt - a_t.sqrt() * pred) / (1 - a_t).sqrt()
+
     out = ddim_sample(
-        lambda xt, t, _y: model(xt, t, ctx),
+        eps_fn,
         tuple(x.shape),
         y,
         Schedule(),
@@ -551,9 +560,9 @@ def train_tinyvideodit(quick: bool = False, seed: int = 0, save: bool = True):
         ab = ab_all[t].view(-1, 1, 1, 1, 1)
         xt = ab.sqrt() * x0 + (1 - ab).sqrt() * eps
         pred = model(xt, t, model.context_input(x0))
-        # all frames: the context frames' noise is easy to predict (the clean frame
-        # is an input), and it keeps them in distribution while DDIM runs
-        return ((pred - eps) ** 2).mean()
+        # all frames: the context frames are easy (the clean frame is an input), and
+        # learning them keeps them in distribution while DDIM runs
+        return ((pred - (x0 if model.cfg.prediction == "x0" else eps)) ** 2).mean()
 
     log = fit(model, loss_fn, steps, 2e-3, "tinyvideodit", warmup=200, weight_decay=0.0)
     seconds = time.perf_counter() - t0

@@ -38,6 +38,10 @@ class VideoDiTConfig:
     depth: int = 4
     n_heads: int = 4
     mlp_ratio: float = 4.0
+    # what the network outputs: "x0" (the clean clip) or "eps" (the noise). With
+    # eps, the loss barely constrains the clean-clip estimate at high noise, where
+    # a rollout must be decided from the context alone
+    prediction: str = "x0"
 
 
 class TinyVideoDiT(nn.Module):
@@ -54,6 +58,8 @@ class TinyVideoDiT(nn.Module):
         super().__init__()
         if cfg.img_size % cfg.patch:
             raise ValueError(f"patch: must divide img_size={cfg.img_size}")
+        if cfg.prediction not in ("x0", "eps"):
+            raise ValueError(f"prediction: expected 'x0' or 'eps', got {cfg.prediction!r}")
         if not 0 < cfg.n_context < cfg.n_frames:
             raise ValueError(f"n_context: expected 1..{cfg.n_frames - 1}")
         self.cfg = cfg
@@ -77,7 +83,10 @@ class TinyVideoDiT(nn.Module):
         return ctx
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, ctx: torch.Tensor):
-        """Predicted noise for a noisy clip ``x`` (batch, n_frames, C, H, W).
+        """The network's prediction (``cfg.prediction``) for a noisy clip ``x``.
+
+        ``x`` has shape (batch, n_frames, C, H, W); the output has the same shape and
+        is the clean clip (``"x0"``) or the noise (``"eps"``).
 
         Args:
             x: the noisy clip.
