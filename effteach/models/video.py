@@ -59,7 +59,9 @@ class TinyVideoDiT(nn.Module):
         if cfg.img_size % cfg.patch:
             raise ValueError(f"patch: must divide img_size={cfg.img_size}")
         if cfg.prediction not in ("x0", "eps"):
-            raise ValueError(f"prediction: expected 'x0' or 'eps', got {cfg.prediction!r}")
+            raise ValueError(
+                f"prediction: expected 'x0' or 'eps', got {cfg.prediction!r}"
+            )
         if not 0 < cfg.n_context < cfg.n_frames:
             raise ValueError(f"n_context: expected 1..{cfg.n_frames - 1}")
         self.cfg = cfg
