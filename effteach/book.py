@@ -30,10 +30,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from effteach.io import atomic_write_bytes
 
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 WIDGET_STATE_MIME = "application/vnd.jupyter.widget-state+json"
@@ -282,18 +282,7 @@ def _dedupe_scripts(app: Any, pagename: str, templatename: str, context: Any,
 def _atomic_write(data: bytes, dst: Path) -> None:
     if dst.is_file() and dst.stat().st_size == len(data) and dst.read_bytes() == data:
         return
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)  # mkstemp makes 0600; the site must be readable
-        os.replace(tmp, dst)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(dst, data)
 
 
 def _write_static(app: Any, exception: BaseException | None) -> None:

@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import tempfile
 from pathlib import Path
 
 from safetensors.torch import load_file, save_file
 from torch import nn
+
+from effteach.io import atomic_write
 
 CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
 MAX_BYTES = 5 * 1024 * 1024
@@ -52,19 +52,6 @@ def names(checkpoint_dir: Path | None = None) -> list[str]:
     return sorted(p.name[: -len(".config.json")] for p in d.glob("*.config.json"))
 
 
-def _atomic_write(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save(
     name: str,
     model: nn.Module,
@@ -87,7 +74,7 @@ def save(
         for k, v in model.state_dict().items()
     }
     weights = d / f"{name}.safetensors"
-    _atomic_write(weights, lambda p: save_file(state, p, metadata={"name": name}))
+    atomic_write(weights, lambda p: save_file(state, p, metadata={"name": name}))
     if weights.stat().st_size > MAX_BYTES:
         raise CheckpointError(
             f"{weights.name}: {weights.stat().st_size} bytes exceeds the 5 MB limit"
@@ -103,8 +90,8 @@ def save(
     def dump(obj):
         return lambda p: Path(p).write_text(json.dumps(obj, indent=1) + "\n")
 
-    _atomic_write(d / f"{name}.config.json", dump(config))
-    _atomic_write(d / f"{name}.metrics.json", dump(metrics))
+    atomic_write(d / f"{name}.config.json", dump(config))
+    atomic_write(d / f"{name}.metrics.json", dump(metrics))
     return weights
 
 

@@ -26,7 +26,6 @@ import math
 import os
 import platform
 import sysconfig
-import tempfile
 import tokenize
 import unicodedata
 import warnings
@@ -36,6 +35,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from effteach.io import atomic_write_text
 
 __all__ = [
     "STDLIB_FILES",
@@ -205,19 +206,6 @@ def _cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "effteach"
 
 
-def _write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (temp file in the same folder, renamed)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="ascii", newline="") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 @functools.lru_cache(maxsize=4)
 def _build_corpus(root: Path, files: tuple[str, ...], skip_missing: bool) -> str:
     """Extract and join the files; cached in memory and on disk.
@@ -256,7 +244,7 @@ def _build_corpus(root: Path, files: tuple[str, ...], skip_missing: bool) -> str
     parts = [_extract_source(data.decode("utf-8")) for _, data in sources if data]
     text = "\n".join(parts) + "\n"
     try:
-        _write_text_atomic(cache, text)
+        atomic_write_text(cache, text)
     except OSError:  # a read-only home only costs the rebuild next time
         pass
     return text

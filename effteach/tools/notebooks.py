@@ -29,9 +29,10 @@ import argparse
 import hashlib
 import os
 import sys
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
+
+from effteach.io import atomic_write_text
 
 PROG = "effteach.tools.notebooks"
 NOTEBOOKS_DIR = "notebooks"
@@ -187,16 +188,6 @@ def notebook_json(nb) -> str:
     return jupytext.writes(nb, fmt="ipynb")
 
 
-def _file_mode(path: Path) -> int:
-    """The mode for a new version of ``path``: its current one, else 0666 - umask."""
-    try:
-        return path.stat().st_mode & 0o777
-    except FileNotFoundError:
-        mask = os.umask(0)
-        os.umask(mask)
-        return 0o666 & ~mask
-
-
 def write_text_atomic(path: str | os.PathLike, text: str) -> bool:
     """Write ``text`` to ``path`` unless it already holds exactly that text.
 
@@ -213,16 +204,7 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> bool:
     path = Path(path)
     if path.is_file() and path.read_text(encoding="utf-8") == text:
         return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, _file_mode(path))  # mkstemp makes 0600; keep normal permissions
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(path, text)
     return True
 
 
