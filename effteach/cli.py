@@ -131,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     p_bench.add_argument("--quick", action="store_true")
     p_train = sub.add_parser("train", help="train one of the book's small models")
     p_train.add_argument("name")
+    p_train.add_argument("--quick", action="store_true", help="a few steps, no save")
+    p_train.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     args, extra = ap.parse_known_args(argv)
     if extra and args.cmd != "lab":
         ap.error(f"unrecognized arguments: {' '.join(extra)}")
@@ -180,7 +182,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "train":
         from effteach import train
 
-        return train.main([args.name])
+        return train.main(
+            [args.name, "--device", args.device] + (["--quick"] if args.quick else [])
+        )
     return 2  # pragma: no cover - argparse guarantees a command
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 import json
 import sys
 
@@ -26,10 +27,16 @@ TRAINERS: dict[str, str] = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line: ``python -m effteach.train <name> [--quick]``."""
+    """Command line: ``python -m effteach.train <name> [--quick] [--device D]``."""
     ap = argparse.ArgumentParser(prog="effteach train")
     ap.add_argument("name")
     ap.add_argument("--quick", action="store_true", help="a few steps, nothing saved")
+    ap.add_argument(
+        "--device",
+        default="auto",
+        choices=("auto", "cpu", "cuda"),
+        help="video models only: where to train (auto: CUDA when available)",
+    )
     args = ap.parse_args(argv)
     if args.name not in TRAINERS:
         known = ", ".join(sorted(TRAINERS)) or "none yet"
@@ -39,9 +46,14 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     mod, fn = TRAINERS[args.name].split(":")
-    _model, metrics, _log = getattr(importlib.import_module(mod), fn)(
-        quick=args.quick, save=not args.quick
-    )
+    trainer = getattr(importlib.import_module(mod), fn)
+    kwargs = {"quick": args.quick, "save": not args.quick}
+    if "device" in inspect.signature(trainer).parameters:
+        kwargs["device"] = args.device
+    elif args.device == "cuda":
+        print(f"effteach train: {args.name} trains on the CPU only", file=sys.stderr)
+        return 2
+    _model, metrics, _log = trainer(**kwargs)
     print(json.dumps(metrics, indent=1))
     return 0
 

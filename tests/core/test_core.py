@@ -115,6 +115,7 @@ def test_cli_doctor_works():
         (("assign",), "give one chapter slug or --all"),
         (("bench", "nope"), "no benchmark for 'nope'"),
         (("train", "nope"), "unknown model 'nope'"),
+        (("train", "tinygpt_copy", "--device", "cuda"), "trains on the CPU only"),
     ],
 )
 def test_cli_bad_input_is_one_line_and_exit_2(args, msg):
