@@ -1,0 +1,334 @@
+"""A small SUBLEQ assembly language and its assembler.
+
+The machine is Harvard-style, as in Giannou et al.'s looped transformer: the program
+is a read-only list of instructions ``(a, b, c)``; memory holds ``n_mem`` data cells of
+``bits``-bit two's-complement integers. ``subleq a, b, c`` does
+``mem[b] -= mem[a]`` (wrapping modulo ``2**bits``) and jumps to ``c`` if the new
+``mem[b] <= 0``, else goes on to the next instruction.
+
+Syntax, one statement per line (``;`` starts a comment, ``name:`` a label)::
+
+    start:  subleq A, B, done   ; three operands
+            subleq A, B         ; c defaults to the next instruction
+            add X, Y            ; macros: Y += X  (3 instructions, uses Z)
+            sub X, Y            ; Y -= X
+            clr X               ; X = 0
+            mov X, Y            ; Y = X
+            jmp L               ; goto L
+            jlez X, L           ; if X <= 0: goto L
+    done:   halt                ; subleq Z, Z, done: a fixed point
+    .data
+    A:      5                   ; one cell
+    V:      3 -1 4              ; consecutive cells; operand V+2 is the third
+
+Operands are data names, ``name+k``, or plain cell numbers; ``c`` may be a code
+label or an instruction number. The reserved cell ``Z`` (always 0) is added when a
+macro or the padding needs it. :func:`assemble` pads the program to ``n_instr``
+instructions with ``halt`` copies, so running off the end halts instead of wrapping.
+
+Paper: Liang et al. 2024 (arXiv 2410.09375), Sec. 3 (SUBLEQ); Giannou et al. 2023.
+Book: notebooks/looped_mlp/lecture.md, "The machine".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import numpy as np
+
+__all__ = ["AssemblyError", "Program", "assemble", "disassemble", "value_range"]
+
+ZERO = "Z"
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_MACROS = {  # name -> operand count
+    "subleq": (2, 3),
+    "add": (2, 2),
+    "sub": (2, 2),
+    "clr": (1, 1),
+    "mov": (2, 2),
+    "jmp": (1, 1),
+    "jlez": (2, 2),
+    "halt": (0, 0),
+}
+
+
+class AssemblyError(ValueError):
+    """Invalid assembly; the message starts with ``line N:``."""
+
+
+def value_range(bits: int) -> tuple[int, int]:
+    """Smallest and largest ``bits``-bit two's-complement integer."""
+    return -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+
+
+@dataclasses.dataclass(frozen=True)
+class Program:
+    """An assembled SUBLEQ program.
+
+    Attributes:
+        code: int64, shape (n_instr, 3): the ``(a, b, c)`` of every instruction,
+            padded with ``halt`` copies.
+        memory: int64, shape (n_mem,): the initial cells (unused cells are 0).
+        bits: the word size in bits.
+        symbols: data name -> cell number.
+        labels: code label -> instruction number.
+        lines: source line of each instruction (0 for padding).
+        source: the assembly text.
+        n_used: instructions before the padding.
+    """
+
+    code: np.ndarray
+    memory: np.ndarray
+    bits: int
+    symbols: dict[str, int]
+    labels: dict[str, int]
+    lines: tuple[int, ...]
+    source: str
+    n_used: int
+
+    @property
+    def n_instr(self) -> int:
+        """Instruction slots (a power of two)."""
+        return len(self.code)
+
+    @property
+    def n_mem(self) -> int:
+        """Memory cells (a power of two)."""
+        return len(self.memory)
+
+    def cell(self, memory: np.ndarray, name: str) -> int:
+        """The value of data cell ``name`` (or ``name+k``) in a memory array."""
+        return int(memory[_address(name, self.symbols, len(memory), 0)])
+
+
+def _address(tok: str, symbols: dict[str, int], n_mem: int, line: int) -> int:
+    tok = tok.strip()
+    m = re.fullmatch(r"([A-Za-z_][A-Za-z0-9_]*)\s*(?:\+\s*(\d+))?", tok)
+    if m:
+        name, off = m.group(1), int(m.group(2) or 0)
+        if name not in symbols:
+            raise AssemblyError(f"line {line}: unknown data cell {name!r}")
+        addr = symbols[name] + off
+    elif re.fullmatch(r"\d+", tok):
+        addr = int(tok)
+    else:
+        raise AssemblyError(f"line {line}: bad operand {tok!r}")
+    if not 0 <= addr < n_mem:
+        raise AssemblyError(
+            f"line {line}: address {tok!r} = {addr} is out of range [0, {n_mem})"
+        )
+    return addr
+
+
+def _check_pow2(name: str, value: int, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name}: expected an int, got {type(value).__name__}")
+    if not low <= value <= high or value & (value - 1):
+        raise ValueError(
+            f"{name}: expected a power of two in [{low}, {high}], got {value}"
+        )
+    return int(value)
+
+
+def assemble(source: str, n_mem: int = 16, bits: int = 8, n_instr: int = 32) -> Program:
+    """Assemble SUBLEQ source (module docstring) into a :class:`Program`.
+
+    Args:
+        source: the assembly text.
+        n_mem: memory cells, a power of two in [2, 1024].
+        bits: word size, in [2, 32].
+        n_instr: instruction slots, a power of two in [2, 1024]; the program is
+            padded to this length with ``halt``.
+
+    Raises:
+        AssemblyError: naming the line, for an unknown instruction or label, an
+            address out of range, a value beyond the word size, a duplicate name,
+            or a program or data section that does not fit.
+        TypeError, ValueError: for sizes out of range (naming the argument).
+    """
+    n_mem = _check_pow2("n_mem", n_mem, 2, 1024)
+    n_instr = _check_pow2("n_instr", n_instr, 2, 1024)
+    if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)):
+        raise TypeError(f"bits: expected an int, got {type(bits).__name__}")
+    if not 2 <= bits <= 32:
+        raise ValueError(f"bits: expected an int in [2, 32], got {bits}")
+    if not isinstance(source, str):
+        raise TypeError(f"source: expected a str, got {type(source).__name__}")
+    lo, hi = value_range(bits)
+
+    # pass 1: split into code statements and data cells
+    stmts: list[tuple[int, str | None, str, list[str]]] = []  # line, label, op, args
+    data: list[tuple[int, str, list[int]]] = []
+    in_data = False
+    pending: list[tuple[int, str]] = []  # labels waiting for an instruction
+    for lineno, raw in enumerate(source.splitlines(), start=1):
+        text = raw.split(";", 1)[0].strip()
+        if not text:
+            continue
+        if text.lower() == ".data":
+            in_data = True
+            continue
+        label = None
+        if ":" in text:
+            label, text = (s.strip() for s in text.split(":", 1))
+            if not _NAME.match(label):
+                raise AssemblyError(f"line {lineno}: bad label {label!r}")
+        if in_data:
+            if label is None:
+                raise AssemblyError(f"line {lineno}: a data line needs a name: 'X: 5'")
+            try:
+                values = [int(v) for v in text.replace(",", " ").split()] or [0]
+            except ValueError as err:
+                raise AssemblyError(f"line {lineno}: bad data {text!r}") from err
+            for v in values:
+                if not lo <= v <= hi:
+                    raise AssemblyError(
+                        f"line {lineno}: value {v} does not fit in {bits}-bit two's "
+                        f"complement [{lo}, {hi}]"
+                    )
+            data.append((lineno, label, values))
+            continue
+        if label is not None:
+            pending.append((lineno, label))
+        if not text:
+            continue
+        op, _, rest = text.partition(" ")
+        op = op.lower()
+        args = [a.strip() for a in rest.split(",")] if rest.strip() else []
+        if op not in _MACROS:
+            raise AssemblyError(f"line {lineno}: unknown instruction {op!r}")
+        n_min, n_max = _MACROS[op]
+        if not n_min <= len(args) <= n_max:
+            want = str(n_min) if n_min == n_max else f"{n_min} or {n_max}"
+            raise AssemblyError(
+                f"line {lineno}: {op} takes {want} operand(s), got {len(args)}"
+            )
+        for pl, name in pending:
+            stmts.append((pl, name, "", []))
+        pending = []
+        stmts.append((lineno, None, op, args))
+    for pl, name in pending:  # labels at the end point past the last instruction
+        stmts.append((pl, name, "", []))
+
+    # memory layout: data cells in order, then Z
+    symbols: dict[str, int] = {}
+    memory = np.zeros(n_mem, dtype=np.int64)
+    nxt = 0
+    for lineno, name, values in data:
+        if name in symbols:
+            raise AssemblyError(f"line {lineno}: data cell {name!r} defined twice")
+        if nxt + len(values) > n_mem:
+            raise AssemblyError(
+                f"line {lineno}: data does not fit in {n_mem} memory cells"
+            )
+        symbols[name] = nxt
+        memory[nxt : nxt + len(values)] = values
+        nxt += len(values)
+    if ZERO not in symbols:
+        if nxt >= n_mem:
+            raise AssemblyError(
+                f"line {data[-1][0] if data else 1}: no memory cell left for the "
+                f"zero cell {ZERO!r} (n_mem={n_mem})"
+            )
+        symbols[ZERO] = nxt
+
+    # pass 2: expand macros into (line, label?, a, b, c-token) and place labels
+    expanded: list[tuple[int, str, str, str | None]] = []
+    labels: dict[str, int] = {}
+    for lineno, label, op, args in stmts:
+        if label is not None:
+            if label in labels or label in symbols:
+                raise AssemblyError(f"line {lineno}: name {label!r} defined twice")
+            labels[label] = len(expanded)
+            continue
+        here = len(expanded)
+        z = ZERO
+        if op == "subleq":
+            expanded.append((lineno, args[0], args[1], args[2] if len(args) > 2 else None))
+        elif op == "add":
+            x, y = args
+            expanded += [(lineno, x, z, None), (lineno, z, y, None), (lineno, z, z, None)]
+        elif op == "sub":
+            expanded.append((lineno, args[0], args[1], None))
+        elif op == "clr":
+            expanded.append((lineno, args[0], args[0], None))
+        elif op == "mov":
+            x, y = args
+            expanded += [
+                (lineno, y, y, None),
+                (lineno, x, z, None),
+                (lineno, z, y, None),
+                (lineno, z, z, None),
+            ]
+        elif op == "jmp":
+            expanded.append((lineno, z, z, args[0]))
+        elif op == "jlez":
+            expanded.append((lineno, z, args[0], args[1]))
+        elif op == "halt":
+            expanded.append((lineno, z, z, f"@{here}"))
+    if len(expanded) > n_instr:
+        raise AssemblyError(
+            f"line {expanded[n_instr][0]}: the program needs {len(expanded)} "
+            f"instructions, more than n_instr={n_instr}"
+        )
+
+    code = np.zeros((n_instr, 3), dtype=np.int64)
+    lines = []
+    for i, (lineno, a, b, c) in enumerate(expanded):
+        if c is None:
+            target = i + 1
+        elif c.startswith("@"):
+            target = int(c[1:])
+        elif c in labels:
+            target = labels[c]
+        elif re.fullmatch(r"\d+", c):
+            target = int(c)
+        elif c in symbols:
+            raise AssemblyError(f"line {lineno}: {c!r} is a data cell, not a label")
+        else:
+            raise AssemblyError(f"line {lineno}: unknown label {c!r}")
+        if not 0 <= target < n_instr:
+            raise AssemblyError(
+                f"line {lineno}: jump target {c or target} = {target} is out of "
+                f"range [0, {n_instr})"
+            )
+        code[i] = (
+            _address(a, symbols, n_mem, lineno),
+            _address(b, symbols, n_mem, lineno),
+            target,
+        )
+        lines.append(lineno)
+    zero = symbols[ZERO]
+    for i in range(len(expanded), n_instr):  # padding: halt
+        code[i] = (zero, zero, i)
+        lines.append(0)
+    return Program(
+        code=code,
+        memory=memory,
+        bits=int(bits),
+        symbols=symbols,
+        labels=labels,
+        lines=tuple(lines),
+        source=source,
+        n_used=len(expanded),
+    )
+
+
+def disassemble(program: Program) -> list[str]:
+    """One line per used instruction: ``k: subleq a, b, c`` with cell names."""
+    names = {v: k for k, v in sorted(program.symbols.items(), key=lambda kv: -kv[1])}
+
+    def cell(i: int) -> str:
+        if i in names:
+            return names[i]
+        base = max((v for v in program.symbols.values() if v <= i), default=None)
+        if base is None:
+            return str(i)
+        return f"{names[base]}+{i - base}"
+
+    out = []
+    for k in range(program.n_used):
+        a, b, c = (int(v) for v in program.code[k])
+        out.append(f"{k:3d}: subleq {cell(a)}, {cell(b)}, {c}")
+    return out
