@@ -245,10 +245,15 @@ def assemble(source: str, n_mem: int = 16, bits: int = 8, n_instr: int = 32) -> 
         here = len(expanded)
         z = ZERO
         if op == "subleq":
-            expanded.append((lineno, args[0], args[1], args[2] if len(args) > 2 else None))
+            target = args[2] if len(args) > 2 else None
+            expanded.append((lineno, args[0], args[1], target))
         elif op == "add":
             x, y = args
-            expanded += [(lineno, x, z, None), (lineno, z, y, None), (lineno, z, z, None)]
+            expanded += [
+                (lineno, x, z, None),
+                (lineno, z, y, None),
+                (lineno, z, z, None),
+            ]
         elif op == "sub":
             expanded.append((lineno, args[0], args[1], None))
         elif op == "clr":

@@ -74,8 +74,10 @@ def code_pm(i: int, n_bits: int) -> np.ndarray:
 
 
 def match(bits: list[Affine], i: int) -> Affine:
-    """``<code(i), 2 u - 1>`` for address bits ``u``: ``L`` iff ``u == i``, else
-    at most ``L - 2``."""
+    """``<code(i), 2 u - 1>`` for address bits ``u``.
+
+    It equals ``L`` iff ``u == i``, else at most ``L - 2``.
+    """
     code = code_pm(i, len(bits))
     return total(float(code[j]) * (2 * bits[j] - 1) for j in range(len(bits)))
 
@@ -190,17 +192,23 @@ def is_zero(c: Circuit, a: list[Affine], b: list[Affine], name: str) -> Affine:
 def mux(
     c: Circuit, flag: Affine, x: list[Affine], y: list[Affine], name: str
 ) -> list[Affine]:
-    """``x if flag else y`` bitwise, for bits and a flag in {0, 1}:
-    ``ReLU(x + flag - 1) + ReLU(y - flag)``."""
+    """``x if flag else y`` bitwise, for bits and a flag in {0, 1}.
+
+    Each bit is ``ReLU(x + flag - 1) + ReLU(y - flag)``.
+    """
     return [
-        c.relu(x[k] + flag - 1, f"{name}.x[{k}]") + c.relu(y[k] - flag, f"{name}.y[{k}]")
+        c.relu(x[k] + flag - 1, f"{name}.x[{k}]")
+        + c.relu(y[k] - flag, f"{name}.y[{k}]")
         for k in range(len(x))
     ]
 
 
 def snap(c: Circuit, x: Affine, name: str) -> Affine:
-    """Clean-up: ``ReLU(4x - 1.5) - ReLU(4x - 2.5)`` maps ``x <= 0.375`` to 0 and
-    ``x >= 0.625`` to 1 (a noisy bit back to an exact one)."""
+    """Clean-up layer: a noisy bit back to an exact one.
+
+    ``ReLU(4x - 1.5) - ReLU(4x - 2.5)`` maps ``x <= 0.375`` to 0 and ``x >= 0.625``
+    to 1.
+    """
     return c.relu(4 * x - 1.5, f"{name}.s1") - c.relu(4 * x - 2.5, f"{name}.s2")
 
 
@@ -233,7 +241,7 @@ class Layout:
         return i * self.bits + t
 
     def prog(self, k: int, field: int, j: int) -> int:
-        """State index of bit ``j`` of field ``field`` (0 a, 1 b, 2 c) of instr ``k``."""
+        """State index of bit ``j`` of field ``field`` (0 a, 1 b, 2 c) of instr k."""
         off = (0, self.la, 2 * self.la)[field]
         return self.n_mem * self.bits + k * self.instr_bits + off + j
 
@@ -271,7 +279,9 @@ class Layout:
 
     def decode(self, x) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Bits (rounded) -> ``(memory, pc, code)``; batched over leading dims."""
-        bits = np.rint(np.asarray(x, dtype=np.float64)).astype(np.int64)
+        x = np.nan_to_num(np.asarray(x, dtype=np.float64), nan=0.0, posinf=1.0,
+                          neginf=0.0)
+        bits = np.clip(np.rint(x), 0, 1).astype(np.int64)
         lead = bits.shape[:-1]
         mem_bits = bits[..., : self.n_mem * self.bits].reshape(
             *lead, self.n_mem, self.bits
@@ -488,8 +498,10 @@ class LoopedMLP:
         return Trace(np.stack(mems), np.array(pcs), False)
 
     def run_batch(self, states: torch.Tensor, n_steps: int) -> torch.Tensor:
-        """Apply the body ``n_steps`` times to a batch of states; return all states,
-        shape (n_steps + 1, batch, state size)."""
+        """Apply the body ``n_steps`` times to a batch of states.
+
+        Returns every state, shape (n_steps + 1, batch, state size).
+        """
         out = [states]
         x = states
         for _ in range(n_steps):
