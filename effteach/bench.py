@@ -28,7 +28,7 @@ from pathlib import Path
 import torch
 
 #: chapters with a benchmark module ``effteach.<slug>.bench``
-BENCH_SLUGS = ("foundations",)
+BENCH_SLUGS = ("foundations", "looped_mlp")
 
 RESULTS_DIR = Path(__file__).resolve().parent.parent / "results" / "gpu"
 

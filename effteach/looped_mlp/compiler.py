@@ -277,6 +277,24 @@ class Layout:
             x[self.pc(j)] = (pc >> j) & 1
         return x
 
+    def encode_batch(
+        self, code: np.ndarray, memory: np.ndarray, pc: np.ndarray
+    ) -> np.ndarray:
+        """:meth:`encode` vectorised: (n, n_instr, 3), (n, n_mem), (n,) -> (n, size)."""
+        code, memory, pc = (np.asarray(v, dtype=np.int64) for v in (code, memory, pc))
+        n = len(pc)
+        word = memory % (1 << self.bits)  # (n, n_mem)
+        mem_bits = (word[..., None] >> np.arange(self.bits)) & 1  # (n, n_mem, bits)
+        fields = [
+            (code[..., f, None] >> np.arange(w)) & 1  # (n, n_instr, w)
+            for f, w in enumerate((self.la, self.la, self.lc))
+        ]
+        prog = np.concatenate(fields, axis=-1)  # (n, n_instr, instr_bits)
+        pcb = (pc[:, None] >> np.arange(self.lc)) & 1
+        return np.concatenate(
+            [mem_bits.reshape(n, -1), prog.reshape(n, -1), pcb], axis=1
+        ).astype(np.float64)
+
     def decode(self, x) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Bits (rounded) -> ``(memory, pc, code)``; batched over leading dims."""
         x = np.nan_to_num(np.asarray(x, dtype=np.float64), nan=0.0, posinf=1.0,

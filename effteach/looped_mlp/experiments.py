@@ -46,8 +46,7 @@ def random_states(machine: LoopedMLP, n: int, seed: int = 0):
     """``n`` random machine states: (float64 state batch, code, memory, pc)."""
     lay = machine.layout
     code, mem, pc = random_programs(n, lay.n_mem, lay.bits, lay.n_instr, seed)
-    states = np.stack([lay.encode(code[i], mem[i], int(pc[i])) for i in range(n)])
-    return torch.from_numpy(states), code, mem, pc
+    return torch.from_numpy(lay.encode_batch(code, mem, pc)), code, mem, pc
 
 
 def compare_with_interpreter(
