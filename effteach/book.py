@@ -147,6 +147,7 @@ def figure_html(figure: dict[str, Any] | str, div_id: str | None = None) -> str:
         div_id=div_id,
         validate=False,
         config=PLOTLY_CONFIG,
+        auto_play=False,  # an animated figure waits for its play button
     )
     return f'<div class="{FIGURE_CLASS}">{body}</div>'
 

@@ -22,8 +22,9 @@ Syntax, one statement per line (``;`` starts a comment, ``name:`` a label)::
     V:      3 -1 4              ; consecutive cells; operand V+2 is the third
 
 Operands are data names, ``name+k``, or plain cell numbers; ``c`` may be a code
-label or an instruction number. The reserved cell ``Z`` (always 0) is added when a
-macro or the padding needs it. :func:`assemble` pads the program to ``n_instr``
+label or an instruction number. The reserved cell ``Z`` (always 0: macros and the
+padding use it) is placed after the data, unless the data defines it, so the data may
+fill at most ``n_mem - 1`` cells. :func:`assemble` pads the program to ``n_instr``
 instructions with ``halt`` copies, so running off the end halts instead of wrapping.
 
 Paper: Liang et al. 2024 (arXiv 2410.09375), Sec. 3 (SUBLEQ); Giannou et al. 2023.
@@ -98,8 +99,18 @@ class Program:
         return len(self.memory)
 
     def cell(self, memory: np.ndarray, name: str) -> int:
-        """The value of data cell ``name`` (or ``name+k``) in a memory array."""
-        return int(memory[_address(name, self.symbols, len(memory), 0)])
+        """The value of data cell ``name`` (or ``name+k``) in a memory array.
+
+        Raises:
+            ValueError: if ``name`` is not a data cell of this program (or out of
+                range), naming the known cells.
+        """
+        try:
+            return int(memory[_address(name, self.symbols, len(memory), 0)])
+        except AssemblyError as err:
+            known = ", ".join(sorted(self.symbols))
+            msg = str(err).split(": ", 1)[1]
+            raise ValueError(f"name: {msg} (data cells: {known})") from None
 
 
 def _address(tok: str, symbols: dict[str, int], n_mem: int, line: int) -> int:
@@ -193,7 +204,7 @@ def assemble(source: str, n_mem: int = 16, bits: int = 8, n_instr: int = 32) -> 
             pending.append((lineno, label))
         if not text:
             continue
-        op, _, rest = text.partition(" ")
+        op, _, rest = text.replace("\t", " ").partition(" ")  # tabs separate too
         op = op.lower()
         args = [a.strip() for a in rest.split(",")] if rest.strip() else []
         if op not in _MACROS:

@@ -33,7 +33,7 @@ import math
 import numpy as np
 import torch
 
-from effteach.looped_mlp.asm import Program
+from effteach.looped_mlp.asm import Program, value_range
 from effteach.looped_mlp.circuit import Affine, Circuit, Net, total
 from effteach.looped_mlp.reference import StepLimitError, Trace
 
@@ -451,7 +451,12 @@ class LoopedMLP:
         return (out, hidden) if trace else out
 
     def encode(self, program: Program, memory=None, pc: int = 0) -> torch.Tensor:
-        """The float64 state of ``program`` (checked against this machine's sizes)."""
+        """The float64 state of ``program`` with ``memory`` (default: its own), ``pc``.
+
+        Raises:
+            ValueError, TypeError: for a program of other sizes, a memory of the
+                wrong shape or beyond the word, or a PC out of range.
+        """
         lay = self.layout
         if (program.n_mem, program.bits, program.n_instr) != (
             lay.n_mem, lay.bits, lay.n_instr
@@ -462,7 +467,19 @@ class LoopedMLP:
                 f"bits={lay.bits}, n_instr={lay.n_instr}"
             )
         mem = program.memory if memory is None else np.asarray(memory)
-        return torch.from_numpy(lay.encode(program.code, mem, pc))
+        lo, hi = value_range(lay.bits)
+        if mem.shape != (lay.n_mem,):
+            raise ValueError(f"memory: expected shape ({lay.n_mem},), got {mem.shape}")
+        if mem.min() < lo or mem.max() > hi:
+            raise ValueError(
+                f"memory: values must fit in {lay.bits}-bit two's complement "
+                f"[{lo}, {hi}]"
+            )
+        if isinstance(pc, bool) or not isinstance(pc, (int, np.integer)):
+            raise TypeError(f"pc: expected an int, got {type(pc).__name__}")
+        if not 0 <= pc < lay.n_instr:
+            raise ValueError(f"pc: expected an int in [0, {lay.n_instr}), got {pc}")
+        return torch.from_numpy(lay.encode(program.code, mem, int(pc)))
 
     def run(
         self,
@@ -497,7 +514,7 @@ class LoopedMLP:
         x = self.encode(program).to(dtype)[None]
         mem, pc, _ = self.layout.decode(x.double().numpy())
         mems, pcs = [mem[0]], [int(pc[0])]
-        for _ in range(max_steps):
+        for t in range(max_steps + 1):  # step max_steps + 1 only tests the fixed point
             inp = x
             if noise:
                 inp = x + noise * torch.randn(x.shape, generator=g).to(dtype)
@@ -505,6 +522,8 @@ class LoopedMLP:
             mem, pc, _ = self.layout.decode(nxt.double().numpy())
             if int(pc[0]) == pcs[-1] and np.array_equal(mem[0], mems[-1]):
                 return Trace(np.stack(mems), np.array(pcs), True)
+            if t == max_steps:
+                break
             mems.append(mem[0])
             pcs.append(int(pc[0]))
             x = nxt

@@ -81,7 +81,11 @@ ONE: 1
 
 
 def sort_source(values: list[int]) -> str:
-    """Sort ``V`` ascending in place with an odd-even transposition network."""
+    """Sort ``V`` ascending in place with an odd-even transposition network.
+
+    It compares by subtraction, so it is right while any two values differ by less
+    than ``2**(bits - 1)`` (a wrapped difference has the wrong sign).
+    """
     n = len(values)
     lines = []
     k = 0

@@ -93,10 +93,12 @@ def run(
         )
     mems, pcs = [mem], [0]
     pc = 0
-    for _ in range(max_steps):
+    for t in range(max_steps + 1):  # step max_steps + 1 only tests the fixed point
         new_mem, new_pc = step(program.code, mem, pc, program.bits)
         if new_pc == pc and np.array_equal(new_mem, mem):
             return Trace(np.stack(mems), np.array(pcs), True)
+        if t == max_steps:
+            break
         mem, pc = new_mem, new_pc
         mems.append(mem)
         pcs.append(pc)
