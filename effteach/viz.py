@@ -10,6 +10,7 @@ Book: book/howto.md, "Figures and widgets".
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -132,7 +133,6 @@ def panel(builder: Callable[..., go.Figure], **controls: Any):
         ``panel.figure`` holds the most recent figure (for tests).
     """
     import ipywidgets as widgets
-    from IPython.display import display
 
     live = {k: w for k, w in controls.items() if isinstance(w, widgets.ValueWidget)}
     fixed = {k: v for k, v in controls.items() if k not in live}
@@ -142,9 +142,19 @@ def panel(builder: Callable[..., go.Figure], **controls: Any):
     def redraw(_change=None) -> None:
         fig = builder(**fixed, **{k: w.value for k, w in live.items()})
         box.figure = fig
-        out.clear_output(wait=True)
-        with out:
-            display(fig)
+        # replace the Output's content through its widget state, not by capturing
+        # display() messages: nbclient (book build, nbval) can stall on captured
+        # output of a cell that redraws a panel
+        out.outputs = (
+            {
+                "output_type": "display_data",
+                "data": {
+                    "application/vnd.plotly.v1+json": json.loads(fig.to_json()),
+                    "text/plain": "<plotly figure>",
+                },
+                "metadata": {},
+            },
+        )
 
     for w in live.values():
         w.observe(redraw, names="value")
