@@ -28,7 +28,7 @@ from pathlib import Path
 import torch
 
 #: chapters with a benchmark module ``effteach.<slug>.bench``
-BENCH_SLUGS = ("foundations", "looped_mlp")
+BENCH_SLUGS = ("foundations", "looped_mlp", "pebble_io")
 
 RESULTS_DIR = Path(__file__).resolve().parent.parent / "results" / "gpu"
 
@@ -146,6 +146,7 @@ def run_bench(slug: str, out_dir: Path | None = None, quick: bool = False) -> Pa
         raise RuntimeError("no CUDA GPU: benchmarks run on a GPU machine only")
     mod = importlib.import_module(f"effteach.{slug}.bench")
     records, method = mod.run(quick=quick)
+    checks = method.pop("correctness", None)  # kernel-vs-reference errors, if any
     data = {
         "slug": slug,
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -159,6 +160,8 @@ def run_bench(slug: str, out_dir: Path | None = None, quick: bool = False) -> Pa
         },
         "records": records,
     }
+    if checks is not None:
+        data["correctness"] = checks
     path = Path(out_dir or RESULTS_DIR) / f"{slug}.json"
     write_json_atomic(path, data)
     return path
