@@ -92,6 +92,19 @@ from effteach.pebble_io.tiles import (
     schedule_io,
 )
 
+_VIZ = ("regime_figure", "regime_panel", "pebble_figure", "pebble_panel",
+        "pebble_trace", "preset_sram", "gpu_figure")
+
+
+def __getattr__(name: str):
+    # plotly/ipywidgets load only when a figure is asked for (GPU machines lack them)
+    if name in _VIZ:
+        from effteach.pebble_io import viz
+
+        return getattr(viz, name)
+    raise AttributeError(f"module 'effteach.pebble_io' has no attribute {name!r}")
+
+
 __all__ = [
     # simulator
     "REGISTERS",
@@ -163,4 +176,12 @@ __all__ = [
     "loglog_slope",
     "measure_regimes",
     "random_qkv",
+    # figures (lazy)
+    "regime_figure",
+    "regime_panel",
+    "pebble_figure",
+    "pebble_panel",
+    "pebble_trace",
+    "preset_sram",
+    "gpu_figure",
 ]
