@@ -11,18 +11,12 @@ from effteach.foundations.reference import (
     softmax_naive,
     softmax_ref,
 )
+from effteach.lazy_import import lazy_attributes  # noqa: E402
 
 _VIZ = ("softmax_gpu_figure", "temperature_figure", "temperature_panel")
 
 
-def __getattr__(name: str):
-    # plotly/ipywidgets load only when a figure is asked for, so the kernels and
-    # references import on GPU machines that have neither
-    if name in _VIZ:
-        from effteach.foundations import viz
-
-        return getattr(viz, name)
-    raise AttributeError(f"module 'effteach.foundations' has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, "viz", _VIZ)
 
 
 __all__ = [

@@ -5,6 +5,7 @@ Paper: Liang, Sha, Shi, Song, Zhou, "Looped ReLU MLPs May Be All You Need as
 Book: notebooks/looped_mlp/lecture.md.
 """
 
+from effteach.lazy_import import lazy_attributes  # noqa: E402
 from effteach.looped_mlp.asm import (
     AssemblyError,
     Program,
@@ -26,13 +27,7 @@ from effteach.looped_mlp.reference import StepLimitError, Trace, run, step, wrap
 _VIZ = ("run_figure", "debugger_panel")
 
 
-def __getattr__(name: str):
-    # plotly/ipywidgets load only when a figure is asked for (GPU machines lack them)
-    if name in _VIZ:
-        from effteach.looped_mlp import viz
-
-        return getattr(viz, name)
-    raise AttributeError(f"module 'effteach.looped_mlp' has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, "viz", _VIZ)
 
 
 __all__ = [

@@ -14,6 +14,7 @@ Paper: Li, Liang, Shi, Song, Zhou (v2 adds Yue, Zhang), "On Fine-Grained I/O
 Book: notebooks/pebble_io/lecture.md.
 """
 
+from effteach.lazy_import import lazy_attributes  # noqa: E402
 from effteach.pebble_io.bounds import (
     backward_bound,
     forward_bound,
@@ -96,13 +97,7 @@ _VIZ = ("regime_figure", "regime_panel", "pebble_figure", "pebble_panel",
         "pebble_trace", "preset_sram", "gpu_figure")
 
 
-def __getattr__(name: str):
-    # plotly/ipywidgets load only when a figure is asked for (GPU machines lack them)
-    if name in _VIZ:
-        from effteach.pebble_io import viz
-
-        return getattr(viz, name)
-    raise AttributeError(f"module 'effteach.pebble_io' has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, "viz", _VIZ)
 
 
 __all__ = [
