@@ -11,7 +11,7 @@ from effteach.foundations.reference import (
     softmax_naive,
     softmax_ref,
 )
-from effteach.lazy_import import lazy_attributes  # noqa: E402
+from effteach.lazy_import import lazy_attributes
 
 _VIZ = ("softmax_gpu_figure", "temperature_figure", "temperature_panel")
 

@@ -5,7 +5,7 @@ Paper: Liang, Sha, Shi, Song, Zhou, "Looped ReLU MLPs May Be All You Need as
 Book: notebooks/looped_mlp/lecture.md.
 """
 
-from effteach.lazy_import import lazy_attributes  # noqa: E402
+from effteach.lazy_import import lazy_attributes
 from effteach.looped_mlp.asm import (
     AssemblyError,
     Program,

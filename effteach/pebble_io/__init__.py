@@ -14,7 +14,7 @@ Paper: Li, Liang, Shi, Song, Zhou (v2 adds Yue, Zhang), "On Fine-Grained I/O
 Book: notebooks/pebble_io/lecture.md.
 """
 
-from effteach.lazy_import import lazy_attributes  # noqa: E402
+from effteach.lazy_import import lazy_attributes
 from effteach.pebble_io.bounds import (
     backward_bound,
     forward_bound,
