@@ -68,6 +68,9 @@ WIDGET_FILES = (
 #: The html-manager's icon fonts, served where effteach-widgets.js points its modules.
 WIDGET_FONT_SUFFIXES = (".woff2", ".woff", ".ttf", ".eot", ".svg")
 WIDGET_FONT_DIR = f"{WIDGET_ASSET_DIR}/html-manager/dist"
+#: Where the controls' icon font is looked up too (a Play button asks for it at the
+#: root of the widget folder: webpack's public path of @jupyter-widgets/controls).
+WIDGET_FONT_DIRS = (WIDGET_FONT_DIR, WIDGET_ASSET_DIR)
 KERNEL_NAME = "python3"
 CELL_TIMEOUT_S = 300
 #: Top-level modules that no lecture runs; changing them does not re-execute.
@@ -453,7 +456,8 @@ def _extract_widget_files(tmp: Path, assets: Path) -> str | None:
                         and "/" not in name.removeprefix("package/dist/")
                         and name.endswith(WIDGET_FONT_SUFFIXES)):
                     data = tar.extractfile(info).read()  # type: ignore[union-attr]
-                    atomic_write_bytes(assets / WIDGET_FONT_DIR / Path(name).name, data)
+                    for folder in WIDGET_FONT_DIRS:
+                        atomic_write_bytes(assets / folder / Path(name).name, data)
     return None
 
 
@@ -467,9 +471,10 @@ def fetch_widget_js(assets: Path) -> bool:
         when npm is missing or fails: the book still builds, without drawn widgets.
     """
     wanted = [assets / fname for _, _, fname in WIDGET_FILES]
-    fonts = assets / WIDGET_FONT_DIR
-    if all(p.is_file() and p.stat().st_size > 0 for p in wanted) and (
-        fonts.is_dir() and any(fonts.iterdir())
+    fonts = [assets / folder for folder in WIDGET_FONT_DIRS]
+    if all(p.is_file() and p.stat().st_size > 0 for p in wanted) and all(
+        f.is_dir() and any(x.suffix in WIDGET_FONT_SUFFIXES for x in f.iterdir())
+        for f in fonts
     ):
         return True
     fallback = "widget outputs will not be drawn in the book (everything else will)"
