@@ -8,10 +8,14 @@ function::
     check(softmax_bwd, "foundations.q2")                   # visible: 3 cases
     check(softmax_bwd, "foundations.q2", cases=50, seed=7)  # hidden tests
 
-On success :func:`check` prints one line and returns a :class:`Report`; on failure it
-raises :class:`CheckFailed` (an ``AssertionError``) whose message says what went
-wrong: the case, the max error, the first mismatching entry. An exception raised by
-the student's code becomes that feedback instead of a deep traceback.
+On success :func:`check` prints one line and returns None, so a graded cell ends with
+no output value (nbgrader's ``validate`` and ``autograde`` would otherwise try to read
+a returned object as a partial-credit score and warn that it "cannot be converted to a
+float"). On failure it raises :class:`CheckFailed` (an ``AssertionError``) whose
+message says what went wrong: the case, the max error, the first mismatching entry. An
+exception raised by the student's code becomes that feedback instead of a deep
+traceback. Tools and tests that want the outcome as data call :func:`evaluate`, which
+does the same check silently and returns a :class:`Report`.
 
 Book: book/howto.md, "Teaching with the assignments".
 """
@@ -251,8 +255,12 @@ def _check_sympy(answer: Any, q: Question) -> float:
     return 0.0
 
 
-def check(answer: Any, question_id: str, cases: int = 3, seed: int = 0) -> Report:
+def check(answer: Any, question_id: str, cases: int = 3, seed: int = 0) -> None:
     """Check an answer against its registered question; print one line of feedback.
+
+    Returns None on purpose: the last expression of a graded cell must not leave an
+    output value that nbgrader would try to read as a score. :func:`evaluate` returns
+    the :class:`Report` instead of printing it.
 
     Args:
         answer: the student's function, value or SymPy expression.
@@ -260,12 +268,31 @@ def check(answer: Any, question_id: str, cases: int = 3, seed: int = 0) -> Repor
         cases: how many seeded cases to try (function questions).
         seed: the seed of the cases; hidden tests use other seeds.
 
+    Raises:
+        CheckFailed: with feedback (case, max error, first mismatch) on failure.
+        KeyError: for an unknown question id.
+        ValueError: if ``cases`` is not a positive int.
+    """
+    print(evaluate(answer, question_id, cases=cases, seed=seed))
+
+
+def evaluate(answer: Any, question_id: str, cases: int = 3, seed: int = 0) -> Report:
+    """Check an answer like :func:`check`, silently, and return the outcome.
+
+    Args:
+        answer: the student's function, value or SymPy expression.
+        question_id: ``"<slug>.qN"``.
+        cases: how many seeded cases to try (function questions).
+        seed: the seed of the cases.
+
     Returns:
-        A :class:`Report` when every case passes.
+        A :class:`Report` (question id, cases passed, max error) when every case
+        passes.
 
     Raises:
         CheckFailed: with feedback (case, max error, first mismatch) on failure.
         KeyError: for an unknown question id.
+        ValueError: if ``cases`` is not a positive int.
     """
     q = get(question_id)
     if not isinstance(cases, int) or cases < 1:
@@ -292,9 +319,7 @@ def check(answer: Any, question_id: str, cases: int = 3, seed: int = 0) -> Repor
             where = f"{q.qid}: case {i} {_describe_args(args)}: "
             max_err = max(max_err, compare_arrays(got, want, q.rtol, q.atol, where))
             n += 1
-    report = Report(q.qid, n, max_err)
-    print(report)
-    return report
+    return Report(q.qid, n, max_err)
 
 
 def _cases(q: Question, n: int, seed: int) -> Iterator[tuple]:

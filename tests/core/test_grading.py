@@ -3,13 +3,13 @@ import sympy as sp
 import torch
 
 from effteach import grading
-from effteach.grading import CheckFailed, Question, check, compare_arrays
+from effteach.grading import CheckFailed, Question, check, compare_arrays, evaluate
 
 
 @pytest.mark.parametrize("qid", grading.questions_for("foundations"))
 def test_reference_passes_and_wrong_answer_is_rejected(qid):
     q = grading.get(qid)
-    assert check(q.reference, qid, cases=10).cases >= 1
+    assert evaluate(q.reference, qid, cases=10).cases >= 1
     with pytest.raises(CheckFailed, match=qid):
         check(q.wrong, qid, cases=10)
 
@@ -53,8 +53,8 @@ def test_checks_are_deterministic(capsys):
     for x, y in zip(a, b, strict=True):
         for s, t in zip(x, y, strict=True):
             assert torch.equal(s, t)
-    assert str(check(q.reference, q.qid, cases=5, seed=3)) == str(
-        check(q.reference, q.qid, cases=5, seed=3)
+    assert str(evaluate(q.reference, q.qid, cases=5, seed=3)) == str(
+        evaluate(q.reference, q.qid, cases=5, seed=3)
     )
 
 
@@ -84,3 +84,13 @@ def test_compare_arrays_tuple_outputs():
     assert compare_arrays((a, a), (a, a), 1e-6, 1e-6) == 0.0
     with pytest.raises(CheckFailed, match="expected 2 outputs, got 1"):
         compare_arrays((a,), (a, a), 1e-6, 1e-6)
+
+
+def test_check_prints_one_line_and_returns_none(capsys):
+    # a graded cell must end with no output value: nbgrader reads one as a score
+    q = grading.get("foundations.q2")
+    assert check(q.reference, q.qid) is None
+    out = capsys.readouterr().out
+    assert out == str(evaluate(q.reference, q.qid)) + "\n"
+    assert out.startswith("foundations.q2: passed 3 case(s), max error ")
+    assert capsys.readouterr().out == ""  # evaluate itself prints nothing
