@@ -15,7 +15,11 @@ from effteach.bench import time_interleaved
 
 
 def run(quick: bool = False) -> tuple[list[dict], dict]:
-    """Time Triton softmax and torch.softmax; return (records, method notes)."""
+    """Time Triton softmax, torch.softmax and a copy; return (records, method notes).
+
+    The copy (``y.copy_(x)``, same bytes read and written) is the memory-bound
+    ceiling the softmax is compared with.
+    """
     from tqdm import tqdm
 
     from effteach.kernels.foundations import softmax_fwd
@@ -30,10 +34,14 @@ def run(quick: bool = False) -> tuple[list[dict], dict]:
             x = torch.randn(n_rows, n_cols, device="cuda", dtype=dtype, generator=g) * 4
             ref = torch.softmax(x.float(), dim=-1)
             err = float((softmax_fwd(x).float() - ref).abs().max())
+            y = torch.empty_like(x)  # the copy's destination, allocated once
             ms = time_interleaved(
                 {
                     "triton": lambda x=x: softmax_fwd(x),
                     "torch": lambda x=x: torch.softmax(x, dim=-1),
+                    # the memory-bound ceiling: the same bytes read and written by a
+                    # device-to-device copy, no arithmetic
+                    "copy": lambda x=x, y=y: y.copy_(x),
                 },
                 rounds=3 if quick else 5,
             )
@@ -49,9 +57,11 @@ def run(quick: bool = False) -> tuple[list[dict], dict]:
                         "gbps": nbytes / (t * 1e-3) / 1e9,
                         "max_abs_err_vs_fp32": err if impl == "triton" else 0.0,
                         "ratio_vs_torch": ms["torch"] / t,
+                        "ratio_vs_copy": ms["copy"] / t,
                     }
                 )
     return records, {
         "bytes": "2 * numel * element_size (one read, one write)",
+        "copy": "y.copy_(x) on a preallocated y: the device-to-device copy ceiling",
         "n_rows": n_rows,
     }

@@ -146,7 +146,7 @@ def softmax_gpu_figure(result: dict) -> go.Figure:
                 y=[r["gbps"] for r in rs],
                 mode="lines+markers",
                 name=f"{impl} {dtype}",
-                line={"dash": "solid" if impl == "triton" else "dot"},
+                line={"dash": {"triton": "solid", "copy": "dash"}.get(impl, "dot")},
             )
         )
     env = result.get("env", {})
