@@ -1,16 +1,30 @@
 """The book's plotly look, figure builders, and the same builders as widget panels.
 
 Book pages show ``go.Figure`` objects: plotly's own sliders and frames work in static
-HTML without a kernel. In a live kernel (``make lab``) :func:`panel` wraps the same
-builder in ipywidgets controls, so the static figure and the live panel can never
+HTML without a kernel. :func:`panel` wraps a builder in ipywidgets controls whose
+effect is computed in Python, so it decides once, for every chapter, what a reader
+sees:
+
+* **live** (JupyterLab, ``make lab``, any kernel): the ipywidgets panel; moving a
+  control calls the builder again.
+* **book** (the kernel that ``python -m effteach.tools.book`` runs sets
+  ``EFFTEACH_BOOK=1``): the panel's current figure, a plain plotly figure whose own
+  sliders and frames work without Python, then a note (class ``effteach-live``) that
+  says "Live in JupyterLab", lists the controls with their values and gives the code
+  that opens the panel. No ipywidgets control is shown, so none is dead.
+
+Both modes call the same builder, so the static figure and the live panel can never
 disagree. Tests call builders headless and check data, never pixels.
 
-Book: book/howto.md, "Figures and widgets".
+Book: book/howto.md, "Reading the rendered book".
 """
 
 from __future__ import annotations
 
+import functools
+import html
 import json
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -19,6 +33,22 @@ import plotly.io as pio
 
 COLORS = ["#1f5fa8", "#d1495b", "#2e933c", "#edae49", "#6c4f9c", "#00798c", "#7f7f7f"]
 TEMPLATE = "effteach"
+#: Set to "1" by the book build (effteach.tools.book) for the kernel that executes the
+#: lectures; :func:`panel` then shows figure + note instead of live controls.
+BOOK_ENV = "EFFTEACH_BOOK"
+#: CSS class of the note that stands in for a panel's controls in the book.
+LIVE_CLASS = "effteach-live"
+#: The words every such note starts with (the browser test looks for the class).
+LIVE_MARK = "Live in JupyterLab"
+
+
+def book_mode() -> bool:
+    """True when this kernel is executing the lectures for the static book.
+
+    The book build sets ``EFFTEACH_BOOK=1`` in the kernel's environment; anything
+    else (unset, empty, ``0``) means a live kernel.
+    """
+    return os.environ.get(BOOK_ENV, "").strip() not in ("", "0")
 
 
 def use_theme() -> None:
@@ -120,31 +150,122 @@ def slider_figure(
     return fig
 
 
-def panel(builder: Callable[..., go.Figure], **controls: Any):
-    """Wrap a figure builder as a live ipywidgets panel.
+def _drop_dead_sliders(fig: go.Figure) -> go.Figure:
+    """Remove plotly sliders with fewer than two steps: moving them changes nothing."""
+    sliders = [sl for sl in (fig.layout.sliders or ()) if len(sl.steps or ()) >= 2]
+    if len(sliders) != len(fig.layout.sliders or ()):
+        fig.layout.sliders = sliders
+    return fig
+
+
+def _control_label(name: str, widget: Any) -> str:
+    label = getattr(widget, "description", "") or name
+    value = widget.value
+    if isinstance(value, float):
+        value = f"{value:g}"
+    return f"{label} = {value}"
+
+
+def live_note(launch: str | None, controls: Sequence[str] = ()) -> dict[str, str]:
+    """The book's stand-in for a panel's controls, as a display bundle.
+
+    Args:
+        launch: the code that opens the panel in JupyterLab, e.g.
+            ``"pebble_panel()"``; None says "this cell".
+        controls: ``"name = value"`` of each control, as the figure shows them.
+
+    Returns:
+        ``{"text/html": ..., "text/plain": ...}``; the HTML is one ``<div>`` of class
+        :data:`LIVE_CLASS` starting with :data:`LIVE_MARK`.
+    """
+    state = "; ".join(controls)
+    at = f" at {state}" if state else ""
+    run = launch if launch else "this cell"
+    plain = (f"{LIVE_MARK}: the figure above is this panel{at}, drawn when the page "
+             f"was built. Its controls run Python, so only a kernel can move them: "
+             f"open this lecture in JupyterLab (make lab) and run {run}")
+    code = (f'<pre style="margin:.4em 0 0;padding:.3em .5em;background:#fff;'
+            f'white-space:pre-wrap"><code>{html.escape(launch)}</code></pre>'
+            if launch else "")
+    body = (
+        f'<div class="{LIVE_CLASS}" style="border-left:4px solid {COLORS[0]};'
+        f'background:#f3f6fb;padding:.5em .8em;margin:.3em 0;font-size:.9em">'
+        f"<strong>{LIVE_MARK}.</strong> The figure above is this panel"
+        f"{html.escape(at)}, drawn when the page was built. Its controls run Python, "
+        f"so the book does not show them: open this lecture in JupyterLab "
+        f"(<code>make lab</code>) and run {'' if launch else 'this cell'}"
+        f"{code}</div>"
+    )
+    return {"text/html": body, "text/plain": plain}
+
+
+@functools.cache
+def _panel_type() -> type:
+    import ipywidgets as widgets
+
+    class Panel(widgets.VBox):
+        """A VBox of controls and an ``Output``; displays per :func:`book_mode`."""
+
+        def _ipython_display_(self) -> None:
+            from IPython.display import display
+
+            if not self.book:
+                display(self._repr_mimebundle_(), raw=True)
+                return
+            display(self.figure)
+            display(live_note(self.launch,
+                              [_control_label(k, w) for k, w in self.controls.items()]),
+                    raw=True)
+
+    return Panel
+
+
+def panel(builder: Callable[..., go.Figure], launch: str | None = None,
+          book: bool | None = None, **controls: Any):
+    """Wrap a figure builder as a panel: live controls, or figure + note in the book.
 
     Args:
         builder: a function returning a ``go.Figure`` from keyword arguments.
+        launch: the code that opens this panel in JupyterLab, shown by the book's
+            note, e.g. ``"pebble_panel()"``.
+        book: force book mode (True) or live mode (False); default
+            :func:`book_mode`.
         **controls: one ipywidget per keyword argument of ``builder`` (its
             ``.value`` is passed), or a plain value passed through unchanged.
 
     Returns:
-        An ``ipywidgets.VBox`` of the controls and an ``Output`` showing the figure;
-        ``panel.figure`` holds the most recent figure (for tests).
+        An ``ipywidgets.VBox`` of the controls and an ``Output`` showing the figure.
+        Its ``.figure`` is the most recent figure (plotly sliders with fewer than two
+        steps removed) and follows the controls in both modes; ``.controls`` maps
+        names to widgets, ``.book`` and ``.launch`` are the arguments. Displayed in
+        book mode it shows ``.figure`` and :func:`live_note` instead of itself.
+
+    Raises:
+        TypeError: if ``builder`` is not callable or ``launch`` not a string.
     """
     import ipywidgets as widgets
 
+    if not callable(builder):
+        raise TypeError(f"builder: expected a callable returning a go.Figure, "
+                        f"got {type(builder).__name__}")
+    if launch is not None and not isinstance(launch, str):
+        raise TypeError(f"launch: expected the launch code as a str, got "
+                        f"{type(launch).__name__}")
+    book = book_mode() if book is None else bool(book)
     live = {k: w for k, w in controls.items() if isinstance(w, widgets.ValueWidget)}
     fixed = {k: v for k, v in controls.items() if k not in live}
     out = widgets.Output()
-    box = widgets.VBox([*live.values(), out])
+    box = _panel_type()([*live.values(), out])
+    box.controls, box.book, box.launch = live, book, launch
 
     def redraw(_change=None) -> None:
-        fig = builder(**fixed, **{k: w.value for k, w in live.items()})
-        box.figure = fig
+        values = {k: w.value for k, w in live.items()}
+        fig = box.figure = _drop_dead_sliders(builder(**fixed, **values))
+        if book:  # the book shows box.figure itself; keep the widget state small
+            return
         # replace the Output's content through its widget state, not by capturing
-        # display() messages: nbclient (book build, nbval) can stall on captured
-        # output of a cell that redraws a panel
+        # display() messages: nbclient (nbval) can stall on captured output of a cell
+        # that redraws a panel
         out.outputs = (
             {
                 "output_type": "display_data",

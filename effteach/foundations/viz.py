@@ -103,6 +103,9 @@ def _single_temperature_figure(
 def temperature_panel(logits: Sequence[float] = DEFAULT_LOGITS):
     """The live version of :func:`temperature_figure`: a slider redraws the bars.
 
+    In the static book it shows the figure at T = 1 and a "Live in JupyterLab" note
+    (:func:`effteach.viz.panel`).
+
     Returns:
         An ipywidgets ``VBox`` (slider + figure); ``.figure`` is the current figure.
     """
@@ -117,7 +120,11 @@ def temperature_panel(logits: Sequence[float] = DEFAULT_LOGITS):
         description="T",
         continuous_update=False,
     )
-    return panel(_single_temperature_figure, logits=tuple(logits), temperature=slider)
+    logits = tuple(logits)
+    launch = ("temperature_panel()" if logits == tuple(DEFAULT_LOGITS)
+              else f"temperature_panel({list(logits)})")
+    return panel(_single_temperature_figure, launch=launch, logits=logits,
+                 temperature=slider)
 
 
 def softmax_gpu_figure(result: dict) -> go.Figure:

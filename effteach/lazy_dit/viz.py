@@ -406,7 +406,8 @@ def lazy_panel(model, runs: Sequence[LazyRun], thresholds=(0.3, 0.7, 0.05)):
 
     A ``rho`` slider picks a gate set, as in the static figure; a threshold slider
     re-samples that gate set with another threshold (at 0.5 it shows the stored run).
-    Each (rho, threshold) is sampled once and cached.
+    Each (rho, threshold) is sampled once and cached. In the static book it shows
+    the current figure and a "Live in JupyterLab" note (:func:`effteach.viz.panel`).
 
     Args:
         model: the TinyDiT the runs were sampled with.
@@ -461,7 +462,8 @@ def lazy_panel(model, runs: Sequence[LazyRun], thresholds=(0.3, 0.7, 0.05)):
     def builder(rho: float, threshold: float) -> go.Figure:
         return run_figure(get(rho, threshold), columns)
 
-    box = panel(builder, rho=rho, threshold=threshold)
+    box = panel(builder, launch="lazy_panel(model, runs)", rho=rho,
+                threshold=threshold)
     box.rho, box.threshold, box.runs = rho, threshold, cache
     return box
 

@@ -524,7 +524,11 @@ def debugger_panel(
 
     The same figure as :func:`run_figure`, one step at a time: a step slider linked
     to a play button, the arithmetic (dtype), the noise added before every step and
-    the clean-up (snap) layer. Each setting's run is recorded once and cached.
+    the clean-up (snap) layer. Each setting's run is recorded once and cached. The
+    play button is linked to the slider in Python, so in the static book the panel
+    shows its current figure and a "Live in JupyterLab" note instead
+    (:func:`effteach.viz.panel`); :func:`run_figure` is the animation that plays
+    without a kernel.
 
     Args:
         program: an assembled program.
@@ -590,7 +594,9 @@ def debugger_panel(
     def builder(step: int, dtype: str, noise: float, snap: bool) -> go.Figure:
         return step_figure(recording(dtype, noise, snap), step)
 
-    box = panel(builder, step=step, dtype=dtype, noise=noise, snap=snap)
+    box = panel(builder, launch="debugger_panel(program, machine)", step=step,
+                dtype=dtype, noise=noise, snap=snap)
+    box.controls["play"] = play
     out = box.children[-1]
     box.children = (
         widgets.HBox([play, step]),

@@ -159,6 +159,9 @@ def regime_figure(n_ctx: int = 256, d_heads=(16, 32, 64), backward: bool = False
 def regime_panel(n_ctx: int = 256, d_head: int = 16):
     """Live version of :func:`regime_figure`: n, d, direction and device preset.
 
+    In the static book it shows the figure for the defaults and a "Live in
+    JupyterLab" note (:func:`effteach.viz.panel`).
+
     Returns:
         An ipywidgets box; ``.figure`` holds the latest figure (for tests).
 
@@ -172,6 +175,7 @@ def regime_panel(n_ctx: int = 256, d_head: int = 16):
 
     return panel(
         build,
+        launch=f"regime_panel(n_ctx={n_ctx}, d_head={d_head})",
         n_ctx=w.Dropdown(options=[64, 128, 256, 512], value=n_ctx, description="n"),
         d_head=w.Dropdown(options=[8, 16, 32, 64], value=d_head, description="d"),
         backward=w.Checkbox(value=False, description="backward"),
@@ -360,10 +364,15 @@ def pebble_figure(schedule: str = "fa2_fwd", n_ctx: int = 16, d_head: int = 4,
 
 
 def pebble_panel(schedule: str = "fa2_fwd", n_ctx: int = 16, d_head: int = 4):
-    """Live version of :func:`pebble_figure`: pick the schedule, M and the step.
+    """Live version of :func:`pebble_figure`: pick the schedule and M.
+
+    The figure's own play button and slider step through the run (one step control,
+    the same in JupyterLab and in the book, where the panel shows its figure and a
+    "Live in JupyterLab" note: :func:`effteach.viz.panel`).
 
     Returns:
-        An ipywidgets box; ``.figure`` holds the latest figure (for tests).
+        An ipywidgets box; ``.figure`` holds the latest figure (for tests), and
+        ``.schedule``, ``.sram`` are the controls.
 
     Paper: the red-blue pebble game (Hong & Kung 1981) [C]; the animation is ours.
     Book: notebooks/pebble_io/lecture.md, "The method".
@@ -375,17 +384,16 @@ def pebble_panel(schedule: str = "fa2_fwd", n_ctx: int = 16, d_head: int = 4):
     sram = w.IntSlider(value=8 * d_head * d_head, min=4 * d_head * d_head,
                        max=32 * d_head * d_head, step=d_head * d_head,
                        description="M")
-    step = w.IntSlider(value=0, min=0, max=300, description="step")
 
-    def build(schedule, sram, step):
+    def build(schedule, sram):
         # raise M to the least that fits tiles of n/4 rather than fail
         sram = max(sram, min_sram(schedule, d_head, min_block=max(1, n_ctx // 4)))
-        nf = len(pebble_trace(schedule, n_ctx, d_head, sram)["frames"])
-        if step >= nf:
-            step = nf - 1
-        return pebble_figure(schedule, n_ctx, d_head, sram, step=step)
+        return pebble_figure(schedule, n_ctx, d_head, sram)
 
-    return panel(build, schedule=sched, sram=sram, step=step)
+    box = panel(build, launch=f"pebble_panel({schedule!r}, n_ctx={n_ctx}, "
+                f"d_head={d_head})", schedule=sched, sram=sram)
+    box.schedule, box.sram = sched, sram
+    return box
 
 
 # ---- GPU results ----------------------------------------------------------------

@@ -1,5 +1,7 @@
 """The chapter's figures, headless: data, sliders and frames, and the live panels."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -92,13 +94,41 @@ def test_pebble_figure_rejects_unknown_schedule():
         pebble_figure("fa3_fwd")
 
 
-def test_pebble_panel_steps_and_switches_schedule():
+def test_pebble_panel_has_one_step_control_and_switches_schedule(monkeypatch):
+    monkeypatch.delenv("EFFTEACH_BOOK", raising=False)  # live, as in JupyterLab
     box = pebble_panel(n_ctx=16, d_head=4)
-    assert "step 1/" in box.figure.layout.title.text
-    box.children[2].value = 5
-    assert "step 6/" in box.figure.layout.title.text
-    box.children[0].value = "square_fwd"
+    assert not box.book and box.children[-1].outputs  # the figure is in the Output
+    # the figure's own slider is the only step control: one step per frame,
+    # labelled like the title (1-based), starting at the first frame
+    assert set(box.controls) == {"schedule", "sram"}
+    steps = box.figure.layout.sliders[0].steps
+    assert len(steps) == len(box.figure.frames) and steps[0].label == "1"
+    assert f"step 1/{len(steps)}:" in box.figure.layout.title.text
+    assert all(list(s.args[0]) == [str(i)] for i, s in enumerate(steps))
+    box.schedule.value = "square_fwd"
     assert box.figure.layout.title.text.startswith("square_fwd")
+    box.schedule.value = "fa2_fwd"
+
+    def final_loads():
+        title = box.figure.frames[-1].layout.title.text
+        return int(re.search(r"loads (\d+)", title)[1])
+
+    small = final_loads()
+    box.sram.value = box.sram.max  # bigger tiles fit: fewer loads, fewer frames
+    assert final_loads() < small
+    assert len(box.figure.layout.sliders[0].steps) == len(box.figure.frames)
+
+
+def test_pebble_and_regime_panels_in_the_book_show_figure_and_note(monkeypatch):
+    monkeypatch.setenv("EFFTEACH_BOOK", "1")
+    box = regime_panel(n_ctx=64, d_head=8)
+    assert box.book and box.launch == "regime_panel(n_ctx=64, d_head=8)"
+    # one d: its one-step slider would be a dead control, so it is dropped
+    assert not box.figure.layout.sliders
+    assert box.children[-1].outputs == ()  # no figure in the widget state
+    pb = pebble_panel(n_ctx=16, d_head=4)
+    assert pb.launch == "pebble_panel('fa2_fwd', n_ctx=16, d_head=4)"
+    assert len(pb.figure.layout.sliders[0].steps) == len(pb.figure.frames) > 1
 
 
 def _fake_result():
