@@ -272,10 +272,15 @@ def lecture_inputs(root: Path, slug: str, text: str) -> list[Path]:
     Returns:
         Existing files, sorted: shared ``effteach/*.py`` modules, the chapter's
         package, packages and kernel modules the lecture imports, ``fpga_sim/`` if it
-        is imported, checkpoints named in the text, and ``results/gpu/<slug>.json``.
+        is imported, checkpoints named in the text, and ``results/{gpu,cpu}/<mod>.json``
+        of each of those packages. For the ledger page (slug ``claims``) the sources
+        of ``effteach/claims/`` count as its text: their checks reach every chapter.
     """
     pkg = root / "effteach"
     files = {p for p in pkg.glob("*.py") if p.name not in NOT_LECTURE_INPUTS}
+    if slug == "claims":  # the ledger page runs the checks of every chapter
+        text += "".join(p.read_text(encoding="utf-8")
+                        for p in sorted((pkg / "claims").glob("*.py")))
     modules = {slug}
     kernels = {slug}
     for match in IMPORT_RE.finditer(text):
@@ -292,7 +297,8 @@ def lecture_inputs(root: Path, slug: str, text: str) -> list[Path]:
     for ckpt in (pkg / "checkpoints").glob("*"):
         if ckpt.is_file() and ckpt.stem in text:
             files.add(ckpt)
-    files.add(root / "results" / "gpu" / f"{slug}.json")
+    files.update(root / "results" / kind / f"{mod}.json"
+                 for mod in modules for kind in ("gpu", "cpu"))
     return sorted(p for p in files if p.is_file() and "__pycache__" not in p.parts)
 
 
