@@ -9,7 +9,6 @@ Book: book/intro.md.
 
 from __future__ import annotations
 
-import inspect
 import os
 import random
 
@@ -132,24 +131,30 @@ def setup(seed: int = SEED, quiet: bool = False) -> None:
         print(banner())
 
 
-def show_source(obj) -> None:
-    """Display the source of a library object in a notebook (highlighted).
+def show_source(obj, checks: bool = True, folded: bool = True) -> None:
+    """Display the source of a library object in a notebook, folded and highlighted.
+
+    The summary line of the folded block is the signature and the first paragraph of
+    the docstring; the docstring and the body open on click (:mod:`effteach.source`).
 
     Args:
-        obj: a function, class or module of ``effteach``.
+        obj: a function, method, class or module of ``effteach``.
+        checks: False to replace the argument checks at the top of a function's body
+            (``if ...: raise`` guards, ``_check*(...)`` calls) by a one-line comment
+            saying how many lines were left out.
+        folded: False to show the block open.
 
     Raises:
-        TypeError: if the source of ``obj`` cannot be found.
+        TypeError: if the source of ``obj`` cannot be found, or ``checks`` is not a
+            bool, or ``checks=False`` is asked for a class or module.
     """
-    try:
-        src = inspect.getsource(obj)
-    except (TypeError, OSError) as exc:
-        raise TypeError(
-            f"obj: expected a function, class or module, got {obj!r}"
-        ) from exc
-    try:
-        from IPython.display import Markdown, display
+    from effteach import source
 
-        display(Markdown(f"```python\n{src}```"))
+    item = source.listing(obj, checks=checks)
+    bundle = source.listing_bundle(item, folded=bool(folded))
+    try:
+        from IPython.display import display
     except ImportError:  # pragma: no cover - outside IPython
-        print(src)
+        print(item.text, end="")
+        return
+    display(bundle, raw=True)

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import effteach
-from effteach import bench, device
+from effteach import bench, device, viz
 from effteach.foundations import (
     softmax_gpu_figure,
     temperature_figure,
@@ -35,9 +35,74 @@ def test_setup_seeds_and_prints_one_banner_line(capsys):
         effteach.setup(seed=-1)
 
 
-def test_show_source_rejects_non_code():
+def _strip_tags(markup: str) -> str:
+    import html
+    import re
+
+    return html.unescape(re.sub(r"<[^>]+>", "", markup))
+
+
+def test_show_source_is_folded_with_signature_and_docstring(monkeypatch):
+    import inspect
+
+    import IPython.display
+
+    from effteach.lazy_dit.train import train_gates
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display",
+                        lambda x, raw=False: shown.append((x, raw)))
+    effteach.show_source(train_gates)
+    ((bundle, raw),) = shown
+    assert raw and set(bundle) == {"text/html", "text/plain"}
+    assert bundle["text/plain"] == inspect.getsource(train_gates)
+    page = bundle["text/html"]
+    assert page.startswith('<details class="effteach-source') and " open" not in (
+        page[: page.index(">")])
+    summary = page[page.index("<summary"): page.index("</summary>")]
+    text = _strip_tags(summary)
+    first_doc = inspect.getdoc(train_gates).split("\n\n")[0]
+    assert "def train_gates(" in text and first_doc in text
+    assert "for p in model.parameters():" not in text  # the body is in the fold
+    fold = _strip_tags(page[page.index("</summary>"):])
+    assert "for p in model.parameters():" in fold
+    assert "color" in page and "<span" in page  # highlighted, inline styles
+    shown.clear()
+    effteach.show_source(train_gates, folded=False)
+    assert " open" in shown[0][0]["text/html"][: shown[0][0]["text/html"].index(">")]
+
+
+def test_show_source_can_leave_out_argument_checks():
+    from effteach import source
+    from effteach.lazy_dit.train import train_gates
+
+    full = source.listing(train_gates).text.splitlines()
+    short = source.listing(train_gates, checks=False)
+    lines = short.text.splitlines()
+    assert short.omitted >= 2 and len(lines) == len(full) - short.omitted + 1
+    (note,) = [ln for ln in lines if "argument checks omitted" in ln]
+    assert f"# ... {short.omitted} lines of argument checks omitted" in note
+    assert "variant: expected" in "\n".join(full)
+    assert "variant: expected" not in short.text  # a guard's message is gone
+    kept = iter(full)  # every other line is still there, in order
+    assert all(any(ln == k for k in kept) for ln in lines if ln != note)
+    assert "for p in model.parameters():" in short.text
+    assert short.summary and short.summary in short.text  # the docstring stays
+    # a function whose leading statements are no checks is shown unchanged
+    assert source.listing(effteach.banner, checks=False).omitted == 0
+    assert source.listing(effteach.banner, checks=False).text == source.listing(
+        effteach.banner).text
+
+
+def test_show_source_rejects_bad_input():
+    from effteach.lazy_dit.train import train_gates
+
     with pytest.raises(TypeError, match="obj: expected a function"):
         effteach.show_source(3)
+    with pytest.raises(TypeError, match="checks: expected True or False"):
+        effteach.show_source(train_gates, checks="no")
+    with pytest.raises(TypeError, match="checks: checks=False needs a function"):
+        effteach.show_source(bench, checks=False)
 
 
 def test_temperature_figure_slider_and_panel():
@@ -51,8 +116,93 @@ def test_temperature_figure_slider_and_panel():
     first = max(panel.figure.data[0].y)
     panel.children[0].value = 8.0  # the slider
     assert max(panel.figure.data[0].y) < first
+    assert panel.launch == "temperature_panel()"
     with pytest.raises(ValueError, match="temperatures: every value must be > 0"):
         temperature_figure(temperatures=(1.0, 0.0))
+
+
+def _bars(n: int, title: str = ""):
+    import plotly.graph_objects as go
+
+    return go.Figure(go.Bar(y=list(range(n))), layout={"title": title or f"n = {n}"})
+
+
+def _shown(monkeypatch, obj) -> list:
+    """What displaying ``obj`` at the end of a cell publishes, one item per output."""
+    import IPython.display
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display",
+                        lambda x, raw=False: shown.append((x, raw)))
+    obj._ipython_display_()
+    return shown
+
+
+@pytest.mark.parametrize("value, want", [("1", True), ("yes", True), ("", False),
+                                         ("0", False), (None, False)])
+def test_book_mode_follows_the_environment(monkeypatch, value, want):
+    if value is None:
+        monkeypatch.delenv(viz.BOOK_ENV, raising=False)
+    else:
+        monkeypatch.setenv(viz.BOOK_ENV, value)
+    assert viz.book_mode() is want
+
+
+def test_panel_is_live_outside_the_book(monkeypatch):
+    import ipywidgets as widgets
+
+    monkeypatch.delenv(viz.BOOK_ENV, raising=False)
+    n = widgets.IntSlider(value=3, min=1, max=9, description="n")
+    box = viz.panel(_bars, launch="bars_panel()", n=n)
+    assert not box.book and box.children[0] is n
+    (shown, raw), = _shown(monkeypatch, box)
+    assert raw and shown["application/vnd.jupyter.widget-view+json"]["model_id"]
+    out = box.children[-1].outputs[0]["data"]["application/vnd.plotly.v1+json"]
+    assert out["layout"]["title"]["text"] == "n = 3"
+    n.value = 7  # the kernel redraws the Output
+    out = box.children[-1].outputs[0]["data"]["application/vnd.plotly.v1+json"]
+    assert out["layout"]["title"]["text"] == "n = 7" and len(box.figure.data[0].y) == 7
+
+
+def test_panel_in_the_book_shows_figure_and_live_note(monkeypatch):
+    import ipywidgets as widgets
+    import plotly.graph_objects as go
+
+    monkeypatch.setenv(viz.BOOK_ENV, "1")
+    n = widgets.IntSlider(value=3, min=1, max=9, description="n")
+    t = widgets.Text(value="a < b", description="title")
+    box = viz.panel(_bars, launch="bars_panel(n=3)", n=n, title=t)
+    assert box.book and box.children[-1].outputs == ()  # no figure in widget state
+    n.value = 5  # the controls still drive .figure (a lecture may set them)
+    shown = _shown(monkeypatch, box)
+    assert len(shown) == 2
+    fig, note = shown[0][0], shown[1][0]
+    # the plain figure, not a widget: no ipywidgets view is published
+    assert isinstance(fig, go.Figure) and len(fig.data[0].y) == 5
+    assert set(note) == {"text/html", "text/plain"} and shown[1][1]
+    html = note["text/html"]
+    assert html.startswith(f'<div class="{viz.LIVE_CLASS}"')
+    assert viz.LIVE_MARK in html and "<code>bars_panel(n=3)</code>" in html
+    assert "n = 5; title = a &lt; b" in html  # the state shown, escaped
+    assert "widget" not in html and "<input" not in html
+    assert note["text/plain"].startswith(viz.LIVE_MARK)
+    assert note["text/plain"].endswith("run bars_panel(n=3)")
+    # forced live despite the environment
+    assert not viz.panel(_bars, book=False, n=3).book
+
+
+def test_panel_drops_one_step_sliders_and_checks_its_arguments(monkeypatch):
+    monkeypatch.setenv(viz.BOOK_ENV, "1")
+    one = viz.panel(lambda: slider_figure(lambda v: [viz.go.Bar(y=[v])], [1], "v"))
+    assert not one.figure.layout.sliders  # a one-step slider cannot change anything
+    two = viz.panel(lambda: slider_figure(lambda v: [viz.go.Bar(y=[v])], [1, 2], "v"))
+    assert len(two.figure.layout.sliders[0].steps) == 2
+    note = viz.live_note(None)
+    assert "run this cell" in note["text/html"] and "<pre" not in note["text/html"]
+    with pytest.raises(TypeError, match="builder: expected a callable"):
+        viz.panel("not a builder")
+    with pytest.raises(TypeError, match="launch: expected the launch code as a str"):
+        viz.panel(_bars, launch=3, n=2)
 
 
 def test_slider_figure_rejects_bad_input():

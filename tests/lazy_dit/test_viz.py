@@ -140,6 +140,17 @@ def test_panel_redraws_when_rho_or_threshold_move(dit, runs):
     )
 
 
+def test_panel_in_the_book_is_figure_and_note(dit, runs, monkeypatch):
+    monkeypatch.setenv("EFFTEACH_BOOK", "1")
+    box = lazy_panel(dit, runs)
+    assert box.book and box.launch == "lazy_panel(model, runs)"
+    assert set(box.controls) == {"rho", "threshold"}
+    assert not box.figure.layout.sliders and not box.figure.layout.updatemenus
+    assert box.children[-1].outputs == ()
+    box.rho.value = 1e-4
+    assert box.figure.data[0].z == run_figure(runs[1]).data[0].z
+
+
 def _records():
     rows = []
     for seed in (0, 1, 2):

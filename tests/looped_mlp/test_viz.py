@@ -171,6 +171,20 @@ def test_debugger_panel_dtype_noise_and_snap_controls(multiply):
     assert "agrees with" in panel.figure.layout.title.text
 
 
+def test_debugger_panel_in_the_book_shows_no_dead_controls(multiply, monkeypatch):
+    program, ref = multiply
+    monkeypatch.setenv("EFFTEACH_BOOK", "1")
+    panel = debugger_panel(program)
+    # the play button is linked to the step slider in Python only: in the book the
+    # panel shows its figure (no sliders, no buttons) and the live note instead
+    assert panel.book and panel.launch == "debugger_panel(program, machine)"
+    assert set(panel.controls) == {"step", "dtype", "noise", "snap", "play"}
+    assert not panel.figure.layout.sliders and not panel.figure.layout.updatemenus
+    panel.step.value = 3  # still drives the figure, as a lecture cell may do
+    assert _pc_bar(panel.figure.data) == ref.pc[3]
+    assert panel.children[-1].outputs == ()
+
+
 def test_bad_input_names_the_argument(multiply):
     program, _ = multiply
     with pytest.raises(TypeError, match="program"):
