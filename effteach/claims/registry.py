@@ -309,12 +309,29 @@ def run_checks(claims: Iterable[Claim], evidence: Evidence | None = None
     return [c.run(ev) for c in claims if c.check is not None]
 
 
-#: Chapter modules that register claims (imported on first use).
-CHAPTER_MODULES = ("foundations", "pebble_io", "looped_mlp", "lazy_dit")
+#: Modules of effteach.claims that are not a chapter's claims.
+NOT_CHAPTER_MODULES = frozenset({"registry", "render", "abstracts"})
+
+
+def chapter_modules() -> list[str]:
+    """The chapter modules of :mod:`effteach.claims`, in the order of the chapters.
+
+    A chapter's claims live in ``effteach/claims/<slug>.py``; every module there
+    except the registry, the renderer and the abstracts is one.
+    """
+    import pkgutil
+
+    from effteach import CHAPTERS
+
+    here = Path(__file__).parent
+    names = {m.name for m in pkgutil.iter_modules([str(here)])}
+    order = list(CHAPTERS)
+    return sorted((n for n in names - NOT_CHAPTER_MODULES if n in CHAPTERS),
+                  key=order.index)
 
 
 def _load_chapters() -> None:
     import importlib
 
-    for name in CHAPTER_MODULES:
+    for name in chapter_modules():
         importlib.import_module(f"effteach.claims.{name}")
