@@ -14,7 +14,9 @@ Steps:
 2. **Execute** every lecture that ``book/_toc.yml`` lists as
    ``notebooks/<slug>/<name>``: the MyST source ``notebooks/<slug>/<name>.md`` is read
    with jupytext and run once with nbclient (kernel ``python3``, 300 s per cell, widget
-   state stored). The kernel's working directory is the **source notebook's folder**,
+   state stored, ``EFFTEACH_BOOK=1`` in the kernel's environment so that
+   :func:`effteach.viz.panel` shows figure + "Live in JupyterLab" note). The
+   kernel's working directory is the **source notebook's folder**,
    ``notebooks/<slug>/``, the same as in JupyterLab, so a relative path in a lecture
    means the same thing in both. The executed copy goes to
    ``<out>/notebooks/<slug>/<name>.ipynb``; beside it, ``<name>.hash.json`` records a
@@ -45,6 +47,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -72,6 +75,10 @@ WIDGET_FONT_DIR = f"{WIDGET_ASSET_DIR}/html-manager/dist"
 #: root of the widget folder: webpack's public path of @jupyter-widgets/controls).
 WIDGET_FONT_DIRS = (WIDGET_FONT_DIR, WIDGET_ASSET_DIR)
 KERNEL_NAME = "python3"
+#: Set in the executing kernel's environment: effteach.viz.panel then shows a panel's
+#: figure and a "Live in JupyterLab" note instead of controls that need Python
+#: (``effteach.viz.BOOK_ENV``). Part of the execution digest.
+KERNEL_ENV = {"EFFTEACH_BOOK": "1"}
 CELL_TIMEOUT_S = 300
 #: Top-level modules that no lecture runs; changing them does not re-execute.
 NOT_LECTURE_INPUTS = {"book.py", "cli.py", "pytest_plugin.py"}
@@ -321,6 +328,7 @@ def inputs_digest(root: Path, source: Path, slug: str) -> tuple[str, list[str]]:
         except PackageNotFoundError:
             h.update(f"{dist}==none\0".encode())
     h.update(sys.version.encode())
+    h.update(json.dumps(KERNEL_ENV, sort_keys=True).encode())
     return h.hexdigest(), [_rel(p, root) for p in inputs]
 
 
@@ -416,7 +424,7 @@ def execute_lecture(root: Path, out: Path, slug: str, name: str, force: bool) ->
     _say(f"{label}: executing ...")
     start = time.perf_counter()
     try:
-        client.execute()
+        client.execute(env={**os.environ, **KERNEL_ENV})
     except CellExecutionError as err:
         where = _failing_cell(nb)
         cell = f"code cell {where[0]} (`{where[1]}`)" if where else "a cell"

@@ -148,6 +148,12 @@ def test_book_mode_follows_the_environment(monkeypatch, value, want):
     assert viz.book_mode() is want
 
 
+def test_book_build_tells_the_kernel_it_is_the_book():
+    from effteach.tools import book
+
+    assert book.KERNEL_ENV == {viz.BOOK_ENV: "1"}
+
+
 def test_panel_is_live_outside_the_book(monkeypatch):
     import ipywidgets as widgets
 
