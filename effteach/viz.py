@@ -256,7 +256,7 @@ def panel(builder: Callable[..., go.Figure], launch: str | None = None,
     fixed = {k: v for k, v in controls.items() if k not in live}
     out = widgets.Output()
     box = _panel_type()([*live.values(), out])
-    box.controls, box.book, box.launch = live, book, launch
+    box.controls, box.book, box.launch = dict(live), book, launch
 
     def redraw(_change=None) -> None:
         values = {k: w.value for k, w in live.items()}
