@@ -1,17 +1,25 @@
-"""SymPy helpers: assert an identity, and compare a formula with an implementation.
+r"""SymPy helpers: assert an identity, compare a formula with an implementation, show.
 
-Every derivation in the book ends in one of these two calls, so a wrong formula or a
-wrong implementation stops the notebook with a readable message::
+Every derivation in the book ends in one of the first two calls, so a wrong formula
+or a wrong implementation stops the notebook with a readable message::
 
     assert_identity(sp.exp(a) * sp.exp(b), sp.exp(a + b), "exp is a homomorphism")
     assert_matches(expr, [x, y], impl, samples={"x": (-2, 2), "y": (0.1, 3)})
+
+A symbolic result the reader should see goes through :func:`show`, which typesets it
+(LaTeX, drawn by MathJax in the book and by JupyterLab), never as a raw ``repr``::
+
+    show(sp.factor(gap), label=r"\langle u, v\rangle - (L - 2\,\mathrm{Ham})")
+    show({"large": f_large, "small": f_small})   # one aligned line per entry
 
 Book: notebooks/foundations/lecture.md, "Derivations".
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import sympy as sp
@@ -109,3 +117,116 @@ def assert_matches(
                 f"implementation {got} (max error {err.max():.3e})"
             )
     return worst
+
+
+def _tex(obj: Any, what: str) -> str:
+    if isinstance(obj, str):
+        return rf"\text{{{obj}}}"
+    try:
+        return sp.latex(sp.sympify(obj))
+    except (sp.SympifyError, TypeError, AttributeError) as exc:
+        raise TypeError(
+            f"{what}: expected a SymPy expression, Matrix or number, got "
+            f"{type(obj).__name__}"
+        ) from exc
+
+
+def to_latex(obj: Any, label: str | None = None) -> str:
+    """LaTeX for a SymPy result: an expression, a Matrix, a dict or a list of them.
+
+    Args:
+        obj: an expression or Matrix; a dict (one aligned row ``key = value`` per
+            entry; string keys are set as text, others typeset); or a list/tuple
+            (typeset as a list).
+        label: LaTeX put in front as ``label = ...`` (for a dict, ``label:``).
+
+    Returns:
+        LaTeX without delimiters.
+
+    Raises:
+        TypeError: naming the entry that is not symbolic, or a non-str label.
+    """
+    if label is not None and not isinstance(label, str):
+        raise TypeError(f"label: expected LaTeX as a str, got {type(label).__name__}")
+    if isinstance(obj, Mapping):
+        if not obj:
+            raise TypeError("obj: expected a non-empty dict of SymPy results")
+        rows = [f"{_tex(k, 'obj key')} &= {_tex(v, f'obj[{k!r}]')}"
+                for k, v in obj.items()]
+        table = r"\begin{aligned}" + r" \\ ".join(rows) + r"\end{aligned}"
+        return table if label is None else rf"{label}:\quad {table}"
+    if isinstance(obj, (list, tuple)):
+        body = r"\left[" + r",\ ".join(
+            _tex(v, f"obj[{i}]") for i, v in enumerate(obj)) + r"\right]"
+    else:
+        body = _tex(obj, "obj")
+    return body if label is None else f"{label} = {body}"
+
+
+def _plain(obj: Any, label: str | None) -> str:
+    if isinstance(obj, Mapping):
+        text = "\n".join(f"{k} = {sp.sstr(v)}" for k, v in obj.items())
+    else:
+        text = sp.sstr(list(obj) if isinstance(obj, tuple) else obj)
+    return text if label is None else f"{label} = {text}"
+
+
+def show(obj: Any, label: str | None = None) -> None:
+    """Display a symbolic result typeset (``display(Math(...))``), with a text fallback.
+
+    Args:
+        obj: a SymPy expression, Matrix, a dict or a list/tuple of them
+            (:func:`to_latex`).
+        label: LaTeX shown as ``label = ...``.
+
+    Raises:
+        TypeError: if ``obj`` (or an entry) is not symbolic, or ``label`` not a str.
+    """
+    tex = to_latex(obj, label)
+    bundle = {"text/latex": f"$\\displaystyle {tex}$", "text/plain": _plain(obj, label)}
+    try:
+        from IPython.display import display
+    except ImportError:  # pragma: no cover - outside IPython
+        print(bundle["text/plain"])
+        return
+    display(bundle, raw=True)
+
+
+#: What SymPy's ``str`` looks like in text: powers, products of names, SymPy function
+#: calls, a parenthesis divided by a name (``(d + n)/n``).
+SYMPY_TEXT_RE = re.compile(
+    r"\*\*\d|\b(?:sqrt|exp|log|Max|Min|Piecewise|Rational|Abs)\("
+    r"|(?:\b[A-Za-z_]\w*|\b\d+)\*[A-Za-z_(]|\)/[A-Za-z(]"
+)
+
+
+def raw_sympy_outputs(nb: Any) -> list[tuple[int, str]]:
+    """Find outputs of an executed notebook that print SymPy as text, not math.
+
+    Looks at stream output and at results whose only form is ``text/plain`` (a result
+    with ``text/latex`` is typeset); :func:`show` output is never reported.
+
+    Args:
+        nb: an executed notebook (``nbformat`` node or plain dict).
+
+    Returns:
+        ``(1-based code-cell number, offending line)`` for each such line.
+    """
+    found = []
+    number = 0
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        number += 1
+        for out in cell.get("outputs", []):
+            if out["output_type"] == "stream":
+                text = out["text"]
+            elif out["output_type"] in ("execute_result", "display_data") and set(
+                    out.get("data", {})) == {"text/plain"}:
+                text = out["data"]["text/plain"]
+            else:
+                continue
+            text = "".join(text) if isinstance(text, list) else text
+            found += [(number, line) for line in text.splitlines()
+                      if SYMPY_TEXT_RE.search(line)]
+    return found
