@@ -11,7 +11,13 @@ Steps:
    ``book/chapters.md`` must mark exactly those chapters "landed". Then ``book/`` is
    mirrored into ``<out>/`` (only files whose content changed are rewritten, so
    Sphinx's incremental build stays incremental).
-2. **Execute** every lecture that ``book/_toc.yml`` lists as
+2. **Assignments**: a toc entry ``notebooks/<slug>/assignment`` is not executed;
+   it becomes the *student* version of ``notebooks/<slug>/assignment.md`` (nbgrader's
+   ``ClearSolutions``, ``ClearHiddenTests`` and ``ClearOutput``, as
+   ``effteach assign`` makes it) with a note on top that links two downloads staged
+   beside it: ``<slug>_assignment.ipynb`` and its MyST text ``<slug>_assignment.md``
+   (:func:`stage_assignment`).
+3. **Execute** every lecture that ``book/_toc.yml`` lists as
    ``notebooks/<slug>/<name>``: the MyST source ``notebooks/<slug>/<name>.md`` is read
    with jupytext and run once with nbclient (kernel ``python3``, 300 s per cell, widget
    state stored, ``EFFTEACH_BOOK=1`` in the kernel's environment so that
@@ -27,15 +33,15 @@ Steps:
    A failing cell stops the build and names the notebook and the cell. Plotly
    figures shown inside ``Output`` widgets get an HTML version
    (:func:`effteach.book.embed_widget_figures`) so the static page can draw them.
-3. **Widget JS**: ``npm pack @jupyter-widgets/html-manager@1.0.15 requirejs@2.3.8`` in a
+4. **Widget JS**: ``npm pack @jupyter-widgets/html-manager@1.0.15 requirejs@2.3.8`` in a
    temporary folder; ``embed-amd.js``, ``require.js`` and the manager's icon fonts go
    to ``<out>/assets/`` (``html_static_path``). Never committed. Without npm, one
    line says that widget outputs will not be drawn, and the build goes on.
-4. **Build** with ``jupyter-book build --warningiserror --keep-going <out>`` (the
+5. **Build** with ``jupyter-book build --warningiserror --keep-going <out>`` (the
    executable next to this Python), so an output the book cannot render fails.
    Skipped when a digest of the staged tree, of :mod:`effteach.book` and of the
    Sphinx stack's versions matches the last successful build (``--force`` builds).
-5. **Print** the absolute path of ``<out>/_build/html/index.html``.
+6. **Print** the absolute path of ``<out>/_build/html/index.html``.
 
 Exit codes: 0 built, 1 failed (a cell, the build, a missing lecture), 2 bad arguments.
 
@@ -445,6 +451,86 @@ def execute_lecture(root: Path, out: Path, slug: str, name: str, force: bool) ->
     return seconds
 
 
+# ------------------------------------------------------------------------ assignments
+
+#: The toc name of a chapter's assignment page (``notebooks/<slug>/assignment``).
+ASSIGNMENT_NAME = "assignment"
+
+_ASSIGNMENT_NOTE = """\
+:::{{note}}
+**This is the student version** of the chapter's graded assignment: the questions and
+the code to complete, with no solutions and no hidden tests. Work on it in JupyterLab
+(`make lab`): download {{download}}`the notebook <{stem}.ipynb>` or
+{{download}}`its MyST text <{stem}.md>` (opens as a notebook through jupytext), or make
+your own copy with `effteach assign {slug}`. The chapter it belongs to:
+{{doc}}`lecture`. Every graded cell calls `check(...)`, which runs the visible tests
+offline and prints one line when an answer passes; written answers are graded by
+hand. Teachers: {{doc}}`/howto`, "Teaching with the assignments", walks through a
+whole nbgrader course.
+:::
+"""
+
+
+def _write_if_changed(dst: Path, data: bytes) -> bool:
+    if dst.is_file() and dst.read_bytes() == data:
+        return False
+    atomic_write_bytes(dst, data)
+    return True
+
+
+def stage_assignment(root: Path, out: Path, slug: str) -> int:
+    """Stage the student version of a chapter's assignment as a page and downloads.
+
+    Writes ``<out>/notebooks/<slug>/assignment.ipynb`` (the page: the student
+    notebook with a note linking the downloads), ``<slug>_assignment.ipynb`` (the
+    student notebook as handed out) and ``<slug>_assignment.md`` (the same as a MyST
+    text notebook). Only files whose content changed are rewritten.
+
+    Args:
+        root: the repository root.
+        out: the staged book folder.
+        slug: a chapter with ``notebooks/<slug>/assignment.md``.
+
+    Returns:
+        The number of files written.
+
+    Raises:
+        BookError: the assignment is missing or nbgrader rejects it.
+    """
+    import copy
+
+    import jupytext
+    import nbformat
+
+    from effteach.tools.assign import AssignmentError, prepare
+    from effteach.tools.notebooks import notebook_json
+
+    try:
+        _solution, student = prepare(slug, root)
+    except AssignmentError as err:
+        raise BookError(f"notebooks/{slug}/assignment.md: {err}") from err
+    stem = f"{slug}_assignment"
+    page = copy.deepcopy(student)
+    # never executed, so no kernel filled this in; the page's code needs its lexer
+    page.metadata["language_info"] = {"name": "python", "pygments_lexer": "ipython3"}
+    note = nbformat.v4.new_markdown_cell(_ASSIGNMENT_NOTE.format(stem=stem, slug=slug))
+    note.id = "effteach-assignment-note"  # fixed, so an unchanged page is not rewritten
+    note.metadata["tags"] = ["effteach-assignment-note"]
+    first_heading = next(
+        (i for i, c in enumerate(page.cells)
+         if c.cell_type == "markdown" and c.source.lstrip().startswith("# ")),
+        None,
+    )
+    page.cells.insert(0 if first_heading is None else first_heading + 1, note)
+    folder = out / "notebooks" / slug
+    files = {
+        folder / f"{ASSIGNMENT_NAME}.ipynb": notebook_json(page),
+        folder / f"{stem}.ipynb": notebook_json(student),
+        folder / f"{stem}.md": jupytext.writes(student, fmt="md:myst"),
+    }
+    return sum(_write_if_changed(p, t.encode("utf-8")) for p, t in files.items())
+
+
 # --------------------------------------------------------------------------- widgets
 
 
@@ -665,7 +751,12 @@ def build(root: Path, out: Path, force: bool = False) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     written = stage_book(book_dir, out, lectures, root)
     _say(f"staged book/ into {out} ({written} file(s) changed)")
-    executed = [execute_lecture(root, out, s, n, force) for s, n in lectures]
+    executed = [execute_lecture(root, out, s, n, force)
+                for s, n in lectures if n != ASSIGNMENT_NAME]
+    pages = sum(stage_assignment(root, out, s)
+                for s, n in lectures if n == ASSIGNMENT_NAME)
+    _say(f"assignment pages: {sum(n == ASSIGNMENT_NAME for _, n in lectures)} "
+         f"student version(s) staged ({pages} file(s) changed)")
     fetch_widget_js(out / "assets")
     digest = site_digest(out)
     index = out / "_build" / "html" / "index.html"
