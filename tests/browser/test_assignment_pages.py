@@ -72,7 +72,7 @@ def test_assignment_page_is_student_text_only(slug):
     # both downloads are linked and exist, and hold no solution text either
     files = _downloads(page, soup)
     for name in (f"{slug}_assignment.ipynb", f"{slug}_assignment.md"):
-        assert name in files, f"{slug}: no download link to {name} (have {sorted(files)})"
+        assert name in files, f"{slug}: no download link to {name} ({sorted(files)})"
         assert files[name].is_file(), f"{slug}: {name} linked but missing"
         assert not leaks(files[name].read_text(encoding="utf-8"), secrets)
 
@@ -82,7 +82,7 @@ def test_lecture_links_its_assignment(slug):
     soup = _soup(HTML_DIR / "notebooks" / slug / "lecture.html")
     article = soup.select_one("article") or soup
     hrefs = {urlsplit(a.get("href", "")).path for a in article.select("a[href]")}
-    assert "assignment.html" in hrefs, f"{slug}: the lecture does not link its assignment"
+    assert "assignment.html" in hrefs, f"{slug}: the lecture does not link it"
 
 
 def test_leak_finder_finds_a_planted_line():
