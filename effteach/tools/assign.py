@@ -5,7 +5,9 @@ Usage (``effteach assign`` calls :func:`main`; ``make test`` runs the second lin
     python -m effteach.tools.assign foundations [--out build/assignments] [--force]
     python -m effteach.tools.assign --all --force --out build/assignments
 
-``notebooks/<slug>/assignment.md`` is the solution source (STYLE.md, section 8). For
+``notebooks/<slug>/assignment.md`` is the solution source (STYLE.md, section 8), read
+from the repository checkout, or, from an installed wheel, from the package data of
+``effteach.notebooks`` (:func:`sources_root`). For
 each chapter this writes ``<out>/<slug>/solution.ipynb``, the source as a notebook with
 its nbgrader cell metadata (usable as nbgrader's ``source/`` notebook), and
 ``<out>/<slug>/student.ipynb``, made by nbgrader's own preprocessors
@@ -103,9 +105,43 @@ class NotebookExecutionError(RuntimeError):
 # --------------------------------------------------------------------------- paths
 
 
+def sources_root() -> Path:
+    """Return the folder whose ``notebooks/`` holds the assignment sources.
+
+    A repository checkout (or an editable install) first: :func:`repo_root`. From an
+    installed wheel, where the notebooks ship as the package data of
+    ``effteach.notebooks`` (``pyproject.toml``), the installed ``effteach`` package
+    folder, found by the import system (``effteach.notebooks`` has no
+    ``__init__.py``, so it is a namespace package: its search locations are the
+    installed folders).
+
+    Raises:
+        FileNotFoundError: if neither a checkout nor the installed package has the
+            notebooks.
+    """
+    try:
+        return repo_root()
+    except FileNotFoundError as exc:
+        checkout_error = exc
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec("effteach.notebooks")
+    except ModuleNotFoundError:
+        spec = None
+    for folder in (spec and spec.submodule_search_locations) or ():
+        installed = Path(folder)
+        if installed.name == NOTEBOOKS_DIR and any(installed.glob(f"*/{ASSIGNMENT}")):
+            return installed.parent
+    raise FileNotFoundError(
+        f"{checkout_error}; and the installed effteach package has no notebooks "
+        "(effteach.notebooks package data)"
+    )
+
+
 def assignment_slugs(root: Path | None = None) -> list[str]:
     """Return the slugs that have ``notebooks/<slug>/assignment.md``, sorted."""
-    base = Path(root or repo_root()) / NOTEBOOKS_DIR
+    base = Path(root or sources_root()) / NOTEBOOKS_DIR
     return sorted(p.parent.name for p in base.glob(f"*/{ASSIGNMENT}"))
 
 
@@ -115,7 +151,7 @@ def assignment_path(slug: str, root: Path | None = None) -> Path:
     Raises:
         AssignmentError: for an unknown chapter, or one without an assignment.
     """
-    root = Path(root or repo_root())
+    root = Path(root or sources_root())
     base = root / NOTEBOOKS_DIR
     if not isinstance(slug, str) or not slug or not (base / slug).is_dir():
         known = ", ".join(assignment_slugs(root)) or "none"
@@ -219,7 +255,7 @@ def build(
     Args:
         slug: a chapter with ``notebooks/<slug>/assignment.md``.
         out: the output folder.
-        root: the repository root; :func:`repo_root` when None.
+        root: the folder holding ``notebooks/``; :func:`sources_root` when None.
         force: overwrite an existing ``student.ipynb``.
 
     Returns:
@@ -624,7 +660,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--force", action="store_true", help="overwrite an existing student.ipynb"
     )
-    ap.add_argument("--root", default=None, help="repository root (default: this one)")
+    ap.add_argument(
+        "--root",
+        default=None,
+        help="folder holding notebooks/ (default: this checkout, else the installed "
+        "package)",
+    )
     try:
         args = ap.parse_args(argv)
     except SystemExit as exc:  # --help (0) or a usage error (2): return, not exit
@@ -637,7 +678,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.all == bool(args.slug):
         return fail(2, "give one chapter slug or --all (not both)")
     try:
-        root = Path(args.root) if args.root else repo_root()
+        root = Path(args.root) if args.root else sources_root()
     except FileNotFoundError as exc:
         return fail(2, str(exc))
     slugs = assignment_slugs(root) if args.all else [args.slug]
