@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import collections
 import html
+import re
 
 from effteach.claims.registry import (
     VERDICT_MEANING,
@@ -34,7 +35,7 @@ VERDICT_COLOURS: dict[str, str] = {
     "unchecked": "#6e7781",
 }
 _TABLE = ("border-collapse:collapse;width:100%;font-size:0.85em;"
-          "line-height:1.35;margin:0.5em 0")
+          "line-height:1.3;margin:0.5em 0;table-layout:fixed")
 _CELL = ("border-top:1px solid #d0d7de;padding:4px 6px;vertical-align:top;"
          "text-align:left")
 _SMALL = "color:#57606a;font-size:0.9em"
@@ -104,18 +105,21 @@ class Ledger:
         return None
 
     def _row(self, c: Claim) -> str:
-        ident = html.escape(c.id)
+        # break long ids after the dot and the underscores, never inside a word
+        ident = "<wbr>".join(html.escape(p) for p in re.split(r"(?<=[._])", c.id))
         url = self.href(c)
         if url:
-            ident = f'<a href="{html.escape(url)}">{ident}</a>'
+            ident = (f'<a href="{html.escape(url)}" style="text-decoration:none">'
+                     f'{ident}</a>')
         where = html.escape(f"{_paper_text(c)}, {c.where}")
         o = self.outcomes.get(c.id)
         if o is None:
-            measured, status = "—", '<span title="no check: unchecked">—</span>'
+            measured, status = "", '<span title="no check: unchecked">no check</span>'
         else:
-            parts = [f"{html.escape(str(k))}: <b>{html.escape(format_value(v))}</b>"
+            parts = [f"{html.escape(str(k))} <b>{html.escape(format_value(v))}</b>"
                      for k, v in o.result.measured.items()]
-            measured = "<br>".join(parts) or "—"
+            measured = (f'<br><span class="effteach-measured" style="{_SMALL}">'
+                        f'{" · ".join(parts)}</span>')
             if o.agrees:
                 status = (f'<span style="color:#1a7f37" title="check ran in '
                           f'{o.seconds:.2f} s and supports the verdict">'
@@ -123,28 +127,30 @@ class Ledger:
             else:
                 status = (f'<span style="color:#cf222e;font-weight:700">✗ check says '
                           f'{html.escape(o.result.verdict)}</span>')
+        note = (f'<details style="{_SMALL}"><summary>our evidence</summary>'
+                f'{html.escape(c.note)}</details>')
         return (f'<tr data-claim="{html.escape(c.id)}">'
                 f'<td style="{_CELL}"><code>{ident}</code><br>'
                 f'<span style="{_SMALL}">{where}</span></td>'
-                f'<td style="{_CELL}">{html.escape(c.claim)}<br>'
-                f'<span style="{_SMALL}">{html.escape(c.note)}</span></td>'
-                f'<td style="{_CELL}">{badge(c.verdict)}</td>'
-                f'<td style="{_CELL}">{measured}</td>'
-                f'<td style="{_CELL}">{status}</td></tr>')
+                f'<td style="{_CELL}">{html.escape(c.claim)}{measured}{note}</td>'
+                f'<td style="{_CELL}">{badge(c.verdict)}<br>'
+                f'<span style="{_SMALL}">{status}</span></td></tr>')
 
     def _repr_html_(self) -> str:
         from effteach import CHAPTERS
 
         head = "".join(f'<th style="{_CELL}">{h}</th>' for h in
-                       ("claim", "what it says, and our evidence", "verdict",
-                        "measured in this run", "check"))
+                       ("claim", "what it says; numbers measured in this run",
+                        "verdict"))
+        cols = ('<colgroup><col style="width:27%"><col style="width:56%">'
+                '<col style="width:17%"></colgroup>')
         rows, slug = [], None
         for c in self.claims:
             if self.group and c.slug != slug:
                 slug = c.slug
                 title, paper, _ = CHAPTERS[slug]
                 label = f"{title} ({'arXiv ' + paper if paper else 'no paper'})"
-                rows.append(f'<tr><th colspan="5" style="{_CELL};background:#f6f8fa">'
+                rows.append(f'<tr><th colspan="3" style="{_CELL};background:#f6f8fa">'
                             f'{html.escape(label)}</th></tr>')
             rows.append(self._row(c))
         counts = ", ".join(f"{badge(v)} {n}" for v, n in self.counts().items() if n)
@@ -153,8 +159,20 @@ class Ledger:
         caption = (f"{len(self.claims)} claims: {counts}. {agree} of {ran} checks "
                    f"agree with their verdicts ({self.seconds:.1f} s).")
         return (f'<div class="effteach-ledger"><p style="{_SMALL}">{caption}</p>'
-                f'<table style="{_TABLE}"><thead><tr>{head}</tr></thead>'
+                f'<table style="{_TABLE}">{cols}<thead><tr>{head}</tr></thead>'
                 f'<tbody>{"".join(rows)}</tbody></table></div>')
+
+    def chapter(self, slug: str) -> Ledger:
+        """The part of this ledger that belongs to one chapter (same links).
+
+        Raises:
+            ValueError: no claim of ``slug`` is in this ledger.
+        """
+        claims = [c for c in self.claims if c.slug == slug]
+        if not claims:
+            raise ValueError(f"slug: no claims of {slug!r} in this ledger")
+        return Ledger(claims, {c.id: self.outcomes[c.id] for c in claims
+                               if c.id in self.outcomes}, links=self.links)
 
     def __repr__(self) -> str:
         lines = []

@@ -302,3 +302,12 @@ def test_ledger_rejects_bad_links():
     fake = Outcome(c, CheckResult("holds", {"x": 1.0}), 0.0)
     led = Ledger([c], {c.id: fake})
     assert not led.all_agree and "check says 'holds'" in led.disagreements[0]
+
+
+def test_ledger_chapter_selects_one_chapter():
+    ledger = book_ledger()
+    part = ledger.chapter("looped_mlp")
+    assert {c.slug for c in part.claims} == {"looped_mlp"} and part.links == "book"
+    assert set(part.outcomes) <= {c.id for c in part.claims} and part.all_agree
+    with pytest.raises(ValueError, match="slug: no claims of 'fastcar'"):
+        ledger.chapter("fastcar")
