@@ -148,14 +148,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"effteach lab: no notebooks/ folder under {ROOT}", file=sys.stderr)
             return 2
         _lab_settings()
-        cmd = [
-            sys.executable,
-            "-m",
-            "jupyterlab",
-            f"--notebook-dir={ROOT / 'notebooks'}",
-            "--ip=127.0.0.1",
-            "--no-browser",
-        ]
+        cmd = [sys.executable, "-m", "jupyterlab", "--ip=127.0.0.1", "--no-browser"]
+        # notebooks/ unless the caller names another folder (root_dir takes one value)
+        root_options = ("--notebook-dir", "--ServerApp.root_dir")
+        if not any(a.startswith(root_options) for a in extra):
+            cmd.append(f"--notebook-dir={ROOT / 'notebooks'}")
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             cmd.append("--allow-root")
         return subprocess.call(cmd + extra)
