@@ -34,7 +34,12 @@ one fails on a bad notebook:
 
 * :func:`check_solution_passes`: the solution runs without an error;
 * :func:`check_student_fails_exactly_in_graded`: the student version fails in its
-  graded cells and nowhere else;
+  auto-graded cells and nowhere else (a manually graded answer cell, nbgrader
+  ``grade: true, solution: true``, is prose a teacher marks in formgrader: it does
+  not fail and is not expected to);
+* :func:`check_manual_cells`: every manually graded answer cell has points and a
+  model answer between solution markers, and reaches the student as nbgrader's
+  ``YOUR ANSWER HERE`` stub;
 * :func:`check_wrong_answers_rejected`: the known-wrong answer registered for each
   question in :mod:`effteach.grading` is rejected;
 * :func:`check_no_leaks`: nothing of the solution or the hidden tests is left in the
@@ -300,6 +305,29 @@ def graded_cells(nb: Any) -> list[int]:
     return [i for i, c in enumerate(nb.cells) if _nbgrader(c).get("grade") is True]
 
 
+def autograded_cells(nb: Any) -> list[int]:
+    """Return the indices of the auto-graded cells: graded code cells of tests.
+
+    nbgrader's autograder tests are code cells with ``grade: true`` and
+    ``solution: false``; their points are earned when the cell runs without error.
+    """
+    return [
+        i
+        for i in graded_cells(nb)
+        if nb.cells[i].cell_type == "code"
+        and not _nbgrader(nb.cells[i]).get("solution")
+    ]
+
+
+def manual_cells(nb: Any) -> list[int]:
+    """Return the indices of the manually graded answer cells.
+
+    Cells with ``grade: true`` and ``solution: true``: the student writes the answer
+    (here always prose, a Markdown cell) and the teacher marks it in formgrader.
+    """
+    return [i for i in graded_cells(nb) if _nbgrader(nb.cells[i]).get("solution")]
+
+
 def failing_cells(executed_nb: Any) -> list[int]:
     """Return the indices of the code cells that have an error output."""
     return [
@@ -427,6 +455,8 @@ def check_student_fails_exactly_in_graded(
 
     A graded cell must fail with a failed check (``CheckFailed``, ``AssertionError``
     or ``NotImplementedError``), not, say, a ``NameError`` from a broken notebook.
+    Only the auto-graded cells (:func:`autograded_cells`) count: a manually graded
+    answer cell is Markdown that nothing executes.
 
     Args:
         student_nb: the student notebook (its graded cells are read from it).
@@ -440,10 +470,11 @@ def check_student_fails_exactly_in_graded(
         ones and there is at least one.
     """
     problems: list[str] = []
-    graded = set(graded_cells(student_nb))
+    graded = set(autograded_cells(student_nb))
     if not graded:
         problems.append(
-            "the student notebook has no graded cell (nbgrader grade: true)"
+            "the student notebook has no auto-graded cell (nbgrader grade: true, "
+            "solution: false, a code cell)"
         )
     if executed is None:
         try:
@@ -553,6 +584,51 @@ def check_no_leaks(solution_nb: Any, student_nb: Any) -> list[str]:
                 problems.append(
                     f"{label}: leaks a solution/hidden-test line: {secret!r}"
                 )
+    return problems
+
+
+def check_manual_cells(solution_nb: Any, student_nb: Any) -> list[str]:
+    """Check the manually graded answer cells of an assignment.
+
+    In the solution, each manual cell (:func:`manual_cells`) must have positive
+    points and a model answer between ``BEGIN SOLUTION`` and ``END SOLUTION``
+    lines (the teacher sees it in formgrader; ``ClearSolutions`` removes it). In the
+    student version the cell with the same ``grade_id`` must hold nbgrader's stub
+    ``YOUR ANSWER HERE`` and no line of the model answer.
+
+    Returns:
+        The problems found, each naming the cell; ``[]`` when all is well (also when
+        there is no manual cell).
+    """
+    problems: list[str] = []
+    student = {
+        _nbgrader(c).get("grade_id"): c for c in student_nb.cells if _nbgrader(c)
+    }
+    for i in manual_cells(solution_nb):
+        cell, meta = solution_nb.cells[i], _nbgrader(solution_nb.cells[i])
+        label = cell_label(solution_nb, i)
+        points = meta.get("points")
+        if not isinstance(points, int | float) or points <= 0:
+            problems.append(f"{label}: a manually graded cell needs points > 0")
+        inside, _, region_problems = _regions(cell.source)
+        answer = [ln.strip() for ln in inside if ln.strip()]
+        if region_problems or not answer or "BEGIN SOLUTION" not in cell.source:
+            problems.append(
+                f"{label}: no model answer between BEGIN SOLUTION and END SOLUTION"
+            )
+        twin = student.get(meta.get("grade_id"))
+        if twin is None:
+            problems.append(f"{label}: missing from the student version")
+            continue
+        if "YOUR ANSWER HERE" not in twin.source:
+            problems.append(f"{label}: the student version lacks 'YOUR ANSWER HERE'")
+        leaked = [
+            ln for ln in answer if len(ln) >= MIN_SECRET_CHARS and ln in twin.source
+        ]
+        if leaked:
+            problems.append(
+                f"{label}: the student version shows the model answer: {leaked[0]!r}"
+            )
     return problems
 
 

@@ -21,6 +21,8 @@ import pytest
 
 from effteach.tools import assign
 from effteach.tools.assign import (
+    autograded_cells,
+    check_manual_cells,
     check_no_leaks,
     check_questions_registered,
     check_solution_passes,
@@ -29,6 +31,7 @@ from effteach.tools.assign import (
     check_wrong_answers_rejected,
     failing_cells,
     graded_cells,
+    manual_cells,
     question_ids,
     secret_lines,
 )
@@ -196,6 +199,16 @@ def test_no_leaks(built, root, slug):
 
 
 @pytest.mark.parametrize("root, slug", CHAPTERS, ids=CHAPTER_IDS)
+def test_manual_answer_cells(built, root, slug):
+    b = built[root, slug]
+    problems = check_manual_cells(b.solution, b.student)
+    assert not problems, f"{slug}: " + "\n".join(problems)
+    for i in manual_cells(b.solution):  # prose, marked by hand in formgrader
+        assert b.solution.cells[i].cell_type == "markdown"
+        assert b.student.cells[i].source.strip() == "YOUR ANSWER HERE"
+
+
+@pytest.mark.parametrize("root, slug", CHAPTERS, ids=CHAPTER_IDS)
 def test_notebooks_keep_nbgrader_metadata(built, root, slug):
     from nbgrader.nbgraderformat import MetadataValidator
 
@@ -257,7 +270,8 @@ def _executed(nb, errors: dict[int, str]):
 
 
 def test_graded_cell_failing_for_the_wrong_reason_is_reported(toy):
-    graded = graded_cells(toy.student)
+    graded = autograded_cells(toy.student)
+    assert len(graded) == 2 and len(manual_cells(toy.student)) == 1
     ok = _executed(toy.student, {i: "CheckFailed" for i in graded})
     assert failing_cells(ok) == graded
     assert check_student_fails_exactly_in_graded(toy.student, executed=ok) == []
@@ -276,7 +290,8 @@ def test_student_without_graded_cells_is_reported(toy):
         student, executed=_executed(student, {})
     )
     assert problems == [
-        "the student notebook has no graded cell (nbgrader grade: true)"
+        "the student notebook has no auto-graded cell (nbgrader grade: true, "
+        "solution: false, a code cell)"
     ]
 
 
@@ -301,9 +316,42 @@ def test_leaked_hidden_test_and_markers_are_reported(toy):
 
 
 def test_student_outputs_are_reported(toy):
-    student = _executed(toy.student, {graded_cells(toy.student)[0]: "CheckFailed"})
+    student = _executed(toy.student, {autograded_cells(toy.student)[0]: "CheckFailed"})
     problems = check_no_leaks(toy.solution, student)
     assert len(problems) == 1 and "has outputs" in problems[0]
+
+
+def _manual(nb):
+    """The toy's manual answer cell (index, cell) in a copy of ``nb``."""
+    nb = copy.deepcopy(nb)
+    (i,) = manual_cells(nb)
+    return nb, nb.cells[i]
+
+
+def test_manual_cell_problems_are_reported(toy):
+    answer = "A palindrome reads the same from both ends, so reversing it changes"
+    assert check_manual_cells(toy.solution, toy.student) == []
+    leaked, cell = _manual(toy.student)
+    cell.source = "YOUR ANSWER HERE\n\n" + answer + " nothing."
+    problems = check_manual_cells(toy.solution, leaked)
+    assert len(problems) == 1 and "shows the model answer" in problems[0], problems
+    no_stub, cell = _manual(toy.student)
+    cell.source = "Write here."
+    problems = check_manual_cells(toy.solution, no_stub)
+    assert len(problems) == 1 and "lacks 'YOUR ANSWER HERE'" in problems[0]
+    no_points, cell = _manual(toy.solution)
+    cell.metadata.nbgrader.points = 0
+    problems = check_manual_cells(no_points, toy.student)
+    assert len(problems) == 1 and "toy-q3-explain" in problems[0]
+    assert "points > 0" in problems[0]
+    no_answer, cell = _manual(toy.solution)
+    cell.source = answer  # no solution markers: nothing for ClearSolutions to mark
+    problems = check_manual_cells(no_answer, toy.student)
+    assert len(problems) == 1 and "no model answer" in problems[0]
+    dropped, cell = _manual(toy.student)
+    dropped.cells.remove(cell)
+    problems = check_manual_cells(toy.solution, dropped)
+    assert len(problems) == 1 and "missing from the student version" in problems[0]
 
 
 def test_secret_line_rule():
