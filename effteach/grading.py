@@ -31,7 +31,16 @@ import numpy as np
 
 
 class CheckFailed(AssertionError):
-    """An answer did not pass its question's check; the message is the feedback."""
+    """An answer did not pass its question's check; the message is the feedback.
+
+    In a notebook the error shows as that one line, not as a traceback through this
+    module: IPython prints what ``_render_traceback_`` returns. This also keeps the
+    lines after the failing ``check(...)`` (nbgrader's hidden tests, in an
+    autograded notebook) out of the traceback's context lines.
+    """
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"{type(self).__name__}: {self}"]
 
 
 @dataclasses.dataclass(frozen=True)

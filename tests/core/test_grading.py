@@ -94,3 +94,17 @@ def test_check_prints_one_line_and_returns_none(capsys):
     assert out == str(evaluate(q.reference, q.qid)) + "\n"
     assert out.startswith("foundations.q2: passed 3 case(s), max error ")
     assert capsys.readouterr().out == ""  # evaluate itself prints nothing
+
+
+def test_check_failure_shows_one_line_in_a_kernel():
+    # IPython renders CheckFailed as its message only: no source context lines
+    # (they would show a graded cell's hidden tests in nbgrader's feedback)
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    shell.user_ns["check"] = check
+    tb = []
+    shell._showtraceback = lambda etype, evalue, stb: tb.extend(stb)
+    shell.run_cell('check(lambda p, dp: p, "foundations.q2")\nsecret = "hidden"')
+    assert len(tb) == 1 and tb[0].startswith("CheckFailed: foundations.q2: case 0")
+    assert "hidden" not in tb[0]
