@@ -134,7 +134,8 @@ class Ledger:
                 f'<span style="{_SMALL}">{where}</span></td>'
                 f'<td style="{_CELL}">{html.escape(c.claim)}{measured}{note}</td>'
                 f'<td style="{_CELL}">{badge(c.verdict)}<br>'
-                f'<span style="{_SMALL}">{status}</span></td></tr>')
+                f'<span class="effteach-status" style="{_SMALL}">{status}</span>'
+                '</td></tr>')
 
     def _repr_html_(self) -> str:
         from effteach import CHAPTERS
