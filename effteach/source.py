@@ -19,6 +19,7 @@ from __future__ import annotations
 import ast
 import html
 import inspect
+import re
 import textwrap
 from dataclasses import dataclass
 
@@ -206,9 +207,9 @@ def listing_bundle(item: Listing, folded: bool = True) -> dict[str, str]:
     """A display bundle: ``<details>`` HTML (folded unless asked) and plain text."""
     n_body = item.body.count("\n")
     omitted = (f", {item.omitted} lines of checks left out" if item.omitted else "")
+    doc = re.sub(r"``(.+?)``", r"<code>\1</code>", html.escape(item.summary))
     summary = (f'<div style="margin:.2em 0 0 1.2em;color:#555;font-size:.9em;'
-               f'white-space:pre-wrap">{html.escape(item.summary)}</div>'
-               if item.summary else "")
+               f'white-space:pre-wrap">{doc}</div>' if item.summary else "")
     body = highlight_html(item.body) if item.body.strip() else ""
     out = (
         f'<details class="{FOLD_CLASS} tex2jax_ignore mathjax_ignore"'

@@ -192,9 +192,9 @@ def live_note(launch: str | None, controls: Sequence[str] = ()) -> dict[str, str
         f'background:#f3f6fb;padding:.5em .8em;margin:.3em 0;font-size:.9em">'
         f"<strong>{LIVE_MARK}.</strong> The figure above is this panel"
         f"{html.escape(at)}, drawn when the page was built. Its controls run Python, "
-        f"so the book does not show them: open this lecture in JupyterLab "
-        f"(<code>make lab</code>) and run {'' if launch else 'this cell'}"
-        f"{code}</div>"
+        f"so the book does not show them. Open this lecture in JupyterLab "
+        f"(<code>make lab</code>) and run this cell for the live panel"
+        f"{':' if launch else '.'}{code}</div>"
     )
     return {"text/html": body, "text/plain": plain}
 
