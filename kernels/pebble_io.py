@@ -233,6 +233,49 @@ def _check(q, k, v):
         raise ValueError(f"q: expected d_head in (16, 32, 64, 128), got {d}")
     if q.shape[2] < 1:
         raise ValueError("q: expected n_ctx >= 1")
+    devices = {t.device for t in (q, k, v)}
+    if len(devices) > 1:
+        raise ValueError(f"k, v: expected q's device {q.device}, got {k.device}, "
+                         f"{v.device}")
+    if q.device.type != ("cpu" if INTERPRETER else "cuda"):
+        where = "CPU tensors (Triton interpreter)" if INTERPRETER else "CUDA tensors"
+        raise ValueError(f"q: expected {where}, got device {q.device}")
+
+
+def _check_options(causal, scale, config) -> None:
+    if not isinstance(causal, bool):
+        raise TypeError(f"causal: expected a bool, got {type(causal).__name__}")
+    if scale is not None and (
+        isinstance(scale, bool) or not isinstance(scale, (int, float))
+        or not math.isfinite(scale) or scale <= 0
+    ):
+        raise ValueError(f"scale: expected a finite float > 0 or None, got {scale!r}")
+    if config is not None and not (
+        isinstance(config, tuple) and len(config) == 4
+        and all(isinstance(c, int) and not isinstance(c, bool) and c >= 1
+                for c in config)
+        and all(c & (c - 1) == 0 and c >= 16 for c in config[:2])
+    ):
+        raise ValueError(
+            "config: expected (BLOCK_M, BLOCK_N, num_warps, num_stages), block sizes "
+            f"powers of two >= 16, all ints >= 1, or None; got {config!r}"
+        )
+
+
+def _check_bwd(q, o, lse, do) -> None:
+    for name, t, shape, dtype in (
+        ("o", o, q.shape, q.dtype),
+        ("do", do, q.shape, q.dtype),
+        ("lse", lse, q.shape[:3], torch.float32),
+    ):
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"{name}: expected a torch.Tensor, got {type(t).__name__}")
+        if t.shape != shape or t.dtype != dtype or t.device != q.device:
+            raise ValueError(
+                f"{name}: expected shape {tuple(shape)}, dtype {dtype} on {q.device} "
+                f"(from flash_attn_fwd), got {tuple(t.shape)}, {t.dtype} on "
+                f"{t.device}"
+            )
 
 
 def flash_attn_fwd(q, k, v, causal: bool = False, scale: float | None = None,
@@ -242,6 +285,7 @@ def flash_attn_fwd(q, k, v, causal: bool = False, scale: float | None = None,
     ``config`` overrides ``(BLOCK_M, BLOCK_N, num_warps, num_stages)``.
     """
     _check(q, k, v)
+    _check_options(causal, scale, config)
     b, h, n, d = q.shape
     scale = 1.0 / math.sqrt(d) if scale is None else float(scale)
     q, k, v = (t.contiguous() for t in (q, k, v))
@@ -258,7 +302,16 @@ def flash_attn_fwd(q, k, v, causal: bool = False, scale: float | None = None,
 def flash_attn_bwd(q, k, v, o, lse, do, causal: bool = False,
                    scale: float | None = None,
                    config: tuple[int, int, int, int] | None = None):
-    """Gradients ``(dq, dk, dv)`` from the forward's ``o`` and ``lse``."""
+    """Gradients ``(dq, dk, dv)`` from the forward's ``o`` and ``lse``.
+
+    Raises:
+        TypeError, ValueError: naming the argument, as :func:`flash_attn_fwd`, and
+            for an ``o``, ``lse`` or ``do`` whose shape, dtype or device is not the
+            forward's.
+    """
+    _check(q, k, v)
+    _check_options(causal, scale, config)
+    _check_bwd(q, o, lse, do)
     b, h, n, d = q.shape
     scale = 1.0 / math.sqrt(d) if scale is None else float(scale)
     q, k, v, o, do = (t.contiguous() for t in (q, k, v, o, do))

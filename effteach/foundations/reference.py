@@ -118,7 +118,19 @@ def _check_qkv(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> None:
         )
 
 
+def _check_options(causal, scale) -> None:
+    # the same refusals (and messages) as the Triton kernel's wrapper
+    if not isinstance(causal, bool):
+        raise TypeError(f"causal: expected a bool, got {type(causal).__name__}")
+    if scale is not None and (
+        isinstance(scale, bool) or not isinstance(scale, (int, float))
+        or not math.isfinite(scale) or scale <= 0
+    ):
+        raise ValueError(f"scale: expected a finite float > 0 or None, got {scale!r}")
+
+
 def _scores(q, k, causal: bool, scale: float | None) -> torch.Tensor:
+    _check_options(causal, scale)
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
     s = (q @ k.transpose(-2, -1)) * scale  # (..., n_q, n_k)
     if causal:

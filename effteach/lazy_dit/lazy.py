@@ -288,7 +288,13 @@ def lazy_sample(
 
 
 def time_sampler(model, labels, n_steps, policy=None, repeats: int = 3, **kw) -> float:
-    """Median wall time (s) of :func:`lazy_sample` over ``repeats`` runs."""
+    """Median wall time (s) of :func:`lazy_sample` over ``repeats`` runs.
+
+    Raises:
+        TypeError, ValueError: naming ``repeats`` unless it is an int >= 1.
+    """
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
+        raise ValueError(f"repeats: expected an int >= 1, got {repeats!r}")
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()

@@ -38,7 +38,9 @@ import re
 
 import numpy as np
 
-__all__ = ["AssemblyError", "Program", "assemble", "disassemble", "value_range"]
+__all__ = [
+    "AssemblyError", "Program", "assemble", "check_words", "disassemble", "value_range"
+]
 
 ZERO = "Z"
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -58,9 +60,69 @@ class AssemblyError(ValueError):
     """Invalid assembly; the message starts with ``line N:``."""
 
 
+def _check_int(name: str, value, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name}: expected an int, got {type(value).__name__}")
+    if not low <= value <= high:
+        raise ValueError(f"{name}: expected an int in [{low}, {high}], got {value}")
+    return int(value)
+
+
 def value_range(bits: int) -> tuple[int, int]:
-    """Smallest and largest ``bits``-bit two's-complement integer."""
+    """Smallest and largest ``bits``-bit two's-complement integer.
+
+    Raises:
+        TypeError, ValueError: if ``bits`` is not an int in [1, 64].
+    """
+    bits = _check_int("bits", bits, 1, 64)
     return -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+
+
+def check_words(name: str, values, bits: int, shape: tuple[int, ...] | None = None):
+    """Validate an array of ``bits``-bit words; return it as a new int64 array.
+
+    The one check of memory contents, shared by :class:`Program`, the reference
+    interpreter and the compiled MLP, so they refuse the same inputs with the same
+    message.
+
+    Args:
+        name: the argument's name, used in the messages.
+        values: integers (an integer numpy array or a sequence of ints).
+        bits: the word size.
+        shape: the expected shape, or None for any 1-D shape.
+
+    Raises:
+        TypeError: naming ``name``, for floats (NaN included; nothing is truncated),
+            bools or non-numbers.
+        ValueError: naming ``name``, for a wrong shape or a value beyond the word.
+    """
+    if isinstance(values, (str, bytes)) or values is None:
+        raise TypeError(
+            f"{name}: expected an integer array, got {type(values).__name__}"
+        )
+    arr = np.asarray(values)
+    if arr.dtype.kind not in "iu" or arr.dtype == bool:
+        bad = ""
+        if arr.dtype.kind == "f":
+            flat = arr.reshape(-1)
+            odd = np.flatnonzero(~np.isfinite(flat) | (flat != np.round(flat)))
+            if odd.size:
+                bad = f" (e.g. {float(flat[odd[0]])} at index {int(odd[0])})"
+        raise TypeError(
+            f"{name}: expected integers ({bits}-bit words, an integer dtype), got "
+            f"dtype {arr.dtype}{bad}; convert explicitly, nothing is truncated"
+        )
+    want = shape if shape is not None else (arr.shape if arr.ndim == 1 else None)
+    if want is None or arr.shape != want:
+        expected = want if want is not None else "(n,)"
+        raise ValueError(f"{name}: expected shape {expected}, got {arr.shape}")
+    lo, hi = value_range(bits)
+    if arr.size and (arr.min() < lo or arr.max() > hi):
+        raise ValueError(
+            f"{name}: values must fit in {bits}-bit two's complement [{lo}, {hi}], "
+            f"got [{arr.min()}, {arr.max()}]"
+        )
+    return arr.astype(np.int64)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,6 +149,71 @@ class Program:
     lines: tuple[int, ...]
     source: str
     n_used: int
+
+    def __post_init__(self):
+        """Validate a program built directly, not through :func:`assemble`.
+
+        Raises:
+            TypeError, ValueError: naming the field, for sizes that are not powers
+                of two, an address or jump target out of range, memory that is not
+                integer words of ``bits`` bits, or inconsistent metadata.
+        """
+        bits = _check_int("bits", self.bits, 2, 32)
+        code = np.asarray(self.code) if not isinstance(self.code, (str, bytes)) \
+            else self.code
+        if not isinstance(code, np.ndarray) or code.dtype.kind not in "iu" \
+                or code.dtype == bool:
+            raise TypeError(
+                "code: expected an integer array of shape (n_instr, 3), got "
+                f"{getattr(code, 'dtype', type(code).__name__)}"
+            )
+        if code.ndim != 2 or code.shape[1] != 3:
+            raise ValueError(f"code: expected shape (n_instr, 3), got {code.shape}")
+        n_instr = code.shape[0]
+        if not 2 <= n_instr <= 1024 or n_instr & (n_instr - 1):
+            raise ValueError(
+                f"code: expected n_instr = len(code) a power of two in [2, 1024], "
+                f"got {n_instr}"
+            )
+        memory = check_words("memory", self.memory, bits)
+        n_mem = len(memory)
+        if not 2 <= n_mem <= 1024 or n_mem & (n_mem - 1):
+            raise ValueError(
+                f"memory: expected n_mem = len(memory) a power of two in [2, 1024], "
+                f"got {n_mem}"
+            )
+        for field, col, n in (("a", 0, n_mem), ("b", 1, n_mem), ("c", 2, n_instr)):
+            bad = np.flatnonzero((code[:, col] < 0) | (code[:, col] >= n))
+            if bad.size:
+                k = int(bad[0])
+                what = "jump target" if field == "c" else "address"
+                raise ValueError(
+                    f"code: instruction {k} has {what} {field} = {code[k, col]}, out "
+                    f"of range [0, {n})"
+                )
+        for fname, want in (("symbols", n_mem), ("labels", n_instr + 1)):
+            table = getattr(self, fname)
+            if not isinstance(table, dict) or not all(
+                isinstance(k, str) and isinstance(v, (int, np.integer))
+                and not isinstance(v, bool) and 0 <= v < want
+                for k, v in table.items()
+            ):
+                raise ValueError(
+                    f"{fname}: expected a dict of name -> int in [0, {want})"
+                )
+        if not isinstance(self.lines, tuple) or len(self.lines) != n_instr or not all(
+            isinstance(x, (int, np.integer)) and not isinstance(x, bool)
+            for x in self.lines
+        ):
+            raise ValueError(
+                f"lines: expected a tuple of {n_instr} ints (one per instruction)"
+            )
+        if not isinstance(self.source, str):
+            raise TypeError(f"source: expected a str, got {type(self.source).__name__}")
+        _check_int("n_used", self.n_used, 0, n_instr)
+        object.__setattr__(self, "code", code.astype(np.int64))
+        object.__setattr__(self, "memory", memory)
+        object.__setattr__(self, "bits", bits)
 
     @property
     def n_instr(self) -> int:

@@ -33,9 +33,9 @@ import math
 import numpy as np
 import torch
 
-from effteach.looped_mlp.asm import Program, value_range
+from effteach.looped_mlp.asm import Program, check_words
 from effteach.looped_mlp.circuit import Affine, Circuit, Net, total
-from effteach.looped_mlp.reference import StepLimitError, Trace
+from effteach.looped_mlp.reference import StepLimitError, Trace, check_run_args
 
 __all__ = [
     "PAPER_BUDGET",
@@ -65,6 +65,8 @@ PAPER_BUDGET: tuple[tuple[str, int], ...] = (
     ("branch", 4),
 )
 VARIANTS = ("fused5", "paper23")
+#: The arithmetic :meth:`LoopedMLP.run` accepts.
+RUN_DTYPES = (torch.float64, torch.float32, torch.bfloat16, torch.float16)
 
 
 # ---------------------------------------------------------------- gadgets
@@ -220,6 +222,12 @@ class Layout:
     n_mem: int
     bits: int
     n_instr: int
+
+    def __post_init__(self):
+        """Check the sizes (as :func:`compile_machine` does), naming them."""
+        _check_size("n_mem", self.n_mem, 2, 1024)
+        _check_size("bits", self.bits, 2, 32, pow2=False)
+        _check_size("n_instr", self.n_instr, 2, 1024)
 
     @property
     def la(self) -> int:
@@ -435,6 +443,8 @@ class LoopedMLP:
         """
         if not isinstance(state, torch.Tensor) or not state.is_floating_point():
             raise TypeError("state: expected a floating-point torch.Tensor")
+        if not isinstance(trace, bool):
+            raise TypeError(f"trace: expected a bool, got {type(trace).__name__}")
         if state.dim() != 2 or state.shape[1] != self.layout.size:
             raise ValueError(
                 f"state: expected shape (batch, {self.layout.size}), got "
@@ -458,6 +468,11 @@ class LoopedMLP:
                 wrong shape or beyond the word, or a PC out of range.
         """
         lay = self.layout
+        if not isinstance(program, Program):
+            raise TypeError(
+                f"program: expected a Program (see assemble), got "
+                f"{type(program).__name__}"
+            )
         if (program.n_mem, program.bits, program.n_instr) != (
             lay.n_mem, lay.bits, lay.n_instr
         ):
@@ -466,15 +481,10 @@ class LoopedMLP:
                 f"n_instr={program.n_instr}; this machine has n_mem={lay.n_mem}, "
                 f"bits={lay.bits}, n_instr={lay.n_instr}"
             )
-        mem = program.memory if memory is None else np.asarray(memory)
-        lo, hi = value_range(lay.bits)
-        if mem.shape != (lay.n_mem,):
-            raise ValueError(f"memory: expected shape ({lay.n_mem},), got {mem.shape}")
-        if mem.min() < lo or mem.max() > hi:
-            raise ValueError(
-                f"memory: values must fit in {lay.bits}-bit two's complement "
-                f"[{lo}, {hi}]"
-            )
+        if memory is None:
+            mem = program.memory
+        else:  # the reference interpreter's check: same refusals, same messages
+            mem = check_words("memory", memory, lay.bits, (lay.n_mem,))
         if isinstance(pc, bool) or not isinstance(pc, (int, np.integer)):
             raise TypeError(f"pc: expected an int, got {type(pc).__name__}")
         if not 0 <= pc < lay.n_instr:
@@ -508,8 +518,13 @@ class LoopedMLP:
         Raises:
             StepLimitError: if no fixed point is reached within ``max_steps``.
         """
-        if max_steps < 1:
-            raise ValueError(f"max_steps: expected >= 1, got {max_steps}")
+        check_run_args(program, max_steps, strict)  # as the reference run()
+        if dtype not in RUN_DTYPES:
+            raise TypeError(f"dtype: expected one of {RUN_DTYPES}, got {dtype!r}")
+        if isinstance(noise, bool) or not isinstance(noise, (int, float)) \
+                or not math.isfinite(noise) or noise < 0:
+            raise ValueError(f"noise: expected a finite float >= 0, got {noise!r}")
+        seed = _check_size("seed", seed, 0, 2**63 - 1, pow2=False)
         g = torch.Generator().manual_seed(seed)
         x = self.encode(program).to(dtype)[None]
         mem, pc, _ = self.layout.decode(x.double().numpy())
@@ -538,7 +553,12 @@ class LoopedMLP:
         """Apply the body ``n_steps`` times to a batch of states.
 
         Returns every state, shape (n_steps + 1, batch, state size).
+
+        Raises:
+            TypeError, ValueError: naming ``states`` (as :meth:`step`) or
+                ``n_steps`` (an int >= 0).
         """
+        n_steps = _check_size("n_steps", n_steps, 0, 2**31, pow2=False)
         out = [states]
         x = states
         for _ in range(n_steps):

@@ -218,6 +218,9 @@ def measure_regimes(n_ctx: int = 128, d_head: int = 16, backward: bool = False,
     """
     n, d = _check_size("n_ctx", n_ctx), _check_size("d_head", d_head)
     d2 = d * d
+    if d2 < 8:  # the square grid starts at 8 words: its window [.., d²] is empty
+        raise ValueError(f"d_head: expected >= 3 (square tiling needs d² >= 8), "
+                         f"got {d}")
     if n * d // 2 < 2 * d2:
         raise ValueError(
             f"n_ctx: need n_ctx >= 4 d_head for a FlashAttention window "

@@ -170,6 +170,11 @@ def regime_panel(n_ctx: int = 256, d_head: int = 16):
     """
     import ipywidgets as w
 
+    for name, value, options in (("n_ctx", n_ctx, (64, 128, 256, 512)),
+                                 ("d_head", d_head, (8, 16, 32, 64))):
+        if isinstance(value, bool) or value not in options:
+            raise ValueError(f"{name}: expected one of {options}, got {value!r}")
+
     def build(n_ctx, d_head, backward, device, dtype):
         return regime_figure(n_ctx, (d_head,), backward, device, dtype)
 
@@ -297,7 +302,8 @@ def _pebble_heatmaps(rec: dict, i: int) -> list[go.Heatmap]:
 
 def _pebble_title(rec: dict, i: int, schedule: str) -> str:
     fr = rec["frames"][i]
-    return (f"{schedule}, M = {rec['sram']}, tiles {rec['tiles']} | step {i + 1}/"
+    tiles = ", ".join(f"{k} = {v}" for k, v in sorted(rec["tiles"].items()))
+    return (f"{schedule}, M = {rec['sram']}, tiles {tiles}<br>step {i + 1}/"
             f"{len(rec['frames'])}: {fr['text']} | loads {fr['loads']}, "
             f"stores {fr['stores']}, resident {fr['words']}")
 
@@ -348,8 +354,9 @@ def pebble_figure(schedule: str = "fa2_fwd", n_ctx: int = 16, d_head: int = 4,
     anim = {"frame": {"duration": 250, "redraw": True}, "mode": "immediate",
             "transition": {"duration": 0}}
     fig.update_layout(
-        title={"text": _pebble_title(rec, step, schedule), "font": {"size": 12}},
-        height=360,
+        title={"text": _pebble_title(rec, step, schedule), "font": {"size": 12},
+               "y": 0.96, "yanchor": "top"},
+        height=380, margin={"t": 80},
         updatemenus=[{"type": "buttons", "x": 0, "y": -0.15, "showactive": False,
                       "buttons": [
                           {"label": "play", "method": "animate",

@@ -211,7 +211,7 @@ def test_run_step_limit_and_strict_false():
     msg = r"max_steps: the looped MLP did not reach a fixed point within 20 steps \(pc"
     with pytest.raises(StepLimitError, match=msg):
         m.run(p, max_steps=20)
-    with pytest.raises(ValueError, match="max_steps: expected >= 1"):
+    with pytest.raises(ValueError, match="max_steps: expected an int >= 1"):
         m.run(p, max_steps=0)
     got = m.run(p, max_steps=20, strict=False)
     want = reference_run(p, max_steps=20, strict=False)

@@ -98,10 +98,11 @@ def test_a_program_that_never_halts():
 @pytest.mark.parametrize(
     "kwargs, err, pattern",
     [
-        ({"max_steps": 0}, ValueError, "max_steps: expected >= 1, got 0"),
+        ({"max_steps": 0}, ValueError, "max_steps: expected an int >= 1, got 0"),
         ({"max_steps": 2.0}, TypeError, "max_steps: expected an int"),
         ({"max_steps": True}, TypeError, "max_steps"),
-        ({"memory": np.zeros(3)}, ValueError, r"memory: expected shape \(4,\)"),
+        ({"memory": np.zeros(3, np.int64)}, ValueError,
+         r"memory: expected shape \(4,\)"),
         ({"memory": np.array([8, 0, 0, 0])}, ValueError, r"4-bit .*\[-8, 7\]"),
         ({"memory": np.array([0, -9, 0, 0])}, ValueError, "memory: values must fit"),
     ],
