@@ -23,6 +23,18 @@ top of the book's MathJax 3. Finally it drops duplicate ``<script>`` entries tha
 Jupyter Book 1 on Sphinx 7 registers twice (two ``const THEBE_JS_URL`` declarations
 raise a SyntaxError on every page).
 
+Two more pieces shape how the book reads:
+
+* ``_static/effteach.css`` (:data:`BOOK_CSS_SOURCE`), added to every page: a code font
+  and a text column (narrower page-contents sidebar) that fit 88-column code at a
+  1280 px wide window, so code cells do not scroll sideways.
+* one author-year citation style, in the text and in the bibliography: the pybtex
+  formatting style ``effteach_author_year`` (:class:`AuthorYearLabelStyle` labels,
+  "Shen et al., 2025a") and the sphinxcontrib-bibtex referencing style of the same
+  name, whose years carry the label's a/b/c suffix ("Shen et al. [2025a]").
+  ``book/_config.yml`` selects both (``bibtex_default_style``,
+  ``bibtex_reference_style``).
+
 Book: book/howto.md; the build is ``python -m effteach.tools.book``.
 """
 
@@ -92,6 +104,32 @@ WIDGETS_JS_SOURCE = """\
   window.addEventListener("load", installHub);
 })();
 """.replace("__ASSET_DIR__", WIDGET_ASSET_DIR)
+
+#: The book's own style sheet, written to ``_static/`` and added to every page.
+BOOK_CSS = "effteach.css"
+#: At a 1280 px window the theme gives the article ~690 px, and 88 columns of 14 px
+#: monospace need ~740 px. A 13 px code font (88 columns: ~690 px) and a page-contents
+#: sidebar of 14rem instead of 17rem (the article gains 48 px) leave room to spare;
+#: below 1200 px the theme folds that sidebar away and the article is wider still.
+#: Printed output (not code) wraps at the column.
+BOOK_CSS_SOURCE = """\
+/* effteach: written by effteach.book. Fit 88-column code at a 1280 px window. */
+:root { --pst-sidebar-secondary: 14rem; }
+div.highlight pre, div.cell_output pre, div.output pre {
+  font-size: 0.8125rem;
+  line-height: 1.45;
+  padding-left: 0.75rem;
+  padding-right: 0.75rem;
+}
+/* printed output wraps at the column instead of scrolling sideways */
+div.cell_output div.highlight pre, div.cell_output pre {
+  white-space: pre-wrap;
+  overflow-wrap: anywhere;
+}
+"""
+#: Name of the pybtex formatting/label style and of the sphinxcontrib-bibtex
+#: referencing style that together make the book's author-year citations.
+BIBTEX_STYLE = "effteach_author_year"
 
 
 def plotly_js_path() -> Path:
@@ -280,6 +318,194 @@ def _dedupe_scripts(app: Any, pagename: str, templatename: str, context: Any,
     scripts[:] = kept
 
 
+# --------------------------------------------------------------------------- citations
+
+
+def _surname(person: Any) -> str:
+    from pybtex.richtext import Text
+
+    last = " ".join(person.prelast_names + person.last_names)
+    return Text.from_latex(last).render_as("text")
+
+
+def author_year_base(entry: Any) -> str:
+    """The label of a bibliography entry, before any a/b/c suffix.
+
+    "Dao, 2023", "Hong and Kung, 1981", "Vaswani et al., 2017": the authors as
+    sphinxcontrib-bibtex names them in the text.
+
+    Args:
+        entry: a pybtex ``Entry``.
+
+    Returns:
+        The label text; "n.d." stands in for a missing year, the title for missing
+        authors and editors.
+    """
+    persons = entry.persons.get("author") or entry.persons.get("editor") or []
+    names = [_surname(p) for p in persons]
+    if not names:
+        who = entry.fields.get("title", entry.key)
+    elif len(names) == 1:
+        who = names[0]
+    elif len(names) == 2:
+        who = f"{names[0]} and {names[1]}"
+    else:
+        who = f"{names[0]} et al."
+    return f"{who}, {entry.fields.get('year', 'n.d.')}"
+
+
+def author_year_labels(sorted_entries: Any) -> list[str]:
+    """Author-year labels, with a, b, c after the year where two would be equal.
+
+    Args:
+        sorted_entries: pybtex entries in bibliography order (the suffixes follow it).
+
+    Returns:
+        One label per entry, in the same order.
+    """
+    entries = list(sorted_entries)
+    bases = [author_year_base(e) for e in entries]
+    seen: dict[str, int] = {}
+    labels = []
+    for base in bases:
+        if bases.count(base) == 1:
+            labels.append(base)
+            continue
+        k = seen.get(base, 0)
+        seen[base] = k + 1
+        labels.append(base + "abcdefghijklmnopqrstuvwxyz"[k % 26])
+    return labels
+
+
+def _year_of_label(label: str) -> str:
+    """The year part of an author-year label ("Shen et al., 2025a" -> "2025a")."""
+    return label.rsplit(", ", 1)[-1]
+
+
+def _bibtex_styles() -> tuple[type, type, type]:
+    """Build the pybtex label and formatting styles and the referencing style."""
+    from dataclasses import dataclass
+
+    from pybtex.richtext import Text
+    from pybtex.style.formatting.plain import Style as PlainStyle
+    from pybtex.style.labels import BaseLabelStyle
+    from pybtex.style.template import join
+    from sphinxcontrib.bibtex.style.referencing.author_year import (
+        AuthorYearReferenceStyle,
+    )
+    from sphinxcontrib.bibtex.style.referencing.basic_author_year import (
+        BasicAuthorYearParentheticalReferenceStyle,
+        BasicAuthorYearTextualReferenceStyle,
+    )
+    from sphinxcontrib.bibtex.style.template import (
+        join2,
+        node,
+        post_text,
+        pre_text,
+        reference,
+    )
+
+    class AuthorYearLabelStyle(BaseLabelStyle):
+        """pybtex labels "Author et al., 2025a" (see :func:`author_year_labels`)."""
+
+        def format_labels(self, sorted_entries):  # noqa: D102 (pybtex API)
+            return author_year_labels(sorted_entries)
+
+    class AuthorYearStyle(PlainStyle):
+        """pybtex's ``plain`` entries with author-year labels, in label order."""
+
+        default_label_style = BIBTEX_STYLE
+
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.sort = self.sort_by_label  # BaseStyle binds its sorting style's
+
+        @staticmethod
+        def sort_by_label(entries):
+            """Sort by author-year label, then title (the order of a/b/c)."""
+
+            def key(entry):
+                who, year = author_year_base(entry).rsplit(", ", 1)
+                title = Text.from_latex(entry.fields.get("title", "")).render_as("text")
+                return (who.lower(), year, title.lower(), entry.key)
+
+            return sorted(entries, key=key)
+
+    @node
+    def label_year(children, data):
+        """The year as the bibliography labels it, a/b/c suffix included."""
+        assert not children
+        return Text(_year_of_label(data["formatted_entry"].label))
+
+    @dataclass
+    class Parenthetical(BasicAuthorYearParentheticalReferenceStyle):
+        def inner(self, role_name):
+            return join2(sep1=self.pre_text_sep, sep2=self.post_text_sep)[
+                pre_text,
+                reference[
+                    join(sep=self.author_year_sep)[
+                        self.person.author_or_editor_or_title(full="s" in role_name),
+                        label_year,
+                    ]
+                ],
+                post_text,
+            ]
+
+    @dataclass
+    class Textual(BasicAuthorYearTextualReferenceStyle):
+        def inner(self, role_name):
+            return join(sep=self.text_reference_sep)[
+                self.person.author_or_editor_or_title(full="s" in role_name),
+                join[
+                    self.bracket.left,
+                    join2(sep1=self.pre_text_sep, sep2=self.post_text_sep)[
+                        pre_text, reference[label_year], post_text,
+                    ],
+                    self.bracket.right,
+                ],
+            ]
+
+    @dataclass
+    class ReferenceStyle(AuthorYearReferenceStyle):
+        """sphinxcontrib-bibtex's author_year, with the labels' years (2025a)."""
+
+        def __post_init__(self):
+            super().__post_init__()
+            paren, text = self.styles[0], self.styles[1]
+            self.styles[0] = Parenthetical(
+                bracket=paren.bracket, person=paren.person,
+                author_year_sep=paren.author_year_sep,
+                pre_text_sep=paren.pre_text_sep, post_text_sep=paren.post_text_sep,
+            )
+            self.styles[1] = Textual(
+                bracket=text.bracket, person=text.person,
+                text_reference_sep=text.text_reference_sep,
+                pre_text_sep=text.pre_text_sep, post_text_sep=text.post_text_sep,
+            )
+            self.role_style.update(
+                (name, st) for st in self.styles[:2] for name in st.role_names()
+            )
+
+    return AuthorYearLabelStyle, AuthorYearStyle, ReferenceStyle
+
+
+def register_bibtex_styles() -> None:
+    """Register :data:`BIBTEX_STYLE` with pybtex and sphinxcontrib-bibtex.
+
+    Registering twice replaces the first registration.
+    """
+    import pybtex.plugin
+    from sphinxcontrib.bibtex.plugin import register_plugin
+
+    labels, formatting, referencing = _bibtex_styles()
+    pybtex.plugin.register_plugin("pybtex.style.labels", BIBTEX_STYLE, labels,
+                                  force=True)
+    pybtex.plugin.register_plugin("pybtex.style.formatting", BIBTEX_STYLE,
+                                  formatting, force=True)
+    register_plugin("sphinxcontrib.bibtex.style.referencing", BIBTEX_STYLE,
+                    referencing, force=True)
+
+
 def _atomic_write(data: bytes, dst: Path) -> None:
     if dst.is_file() and dst.stat().st_size == len(data) and dst.read_bytes() == data:
         return
@@ -287,12 +513,13 @@ def _atomic_write(data: bytes, dst: Path) -> None:
 
 
 def _write_static(app: Any, exception: BaseException | None) -> None:
-    """``build-finished`` hook: write plotly.min.js and the widget glue to _static/."""
+    """``build-finished`` hook: plotly.min.js, widget glue and CSS into _static/."""
     if exception is not None or app.builder is None or app.builder.format != "html":
         return
     static = Path(app.outdir) / "_static"
     _atomic_write(plotly_js_path().read_bytes(), static / PLOTLY_JS)
     _atomic_write(WIDGETS_JS_SOURCE.encode("utf-8"), static / WIDGETS_JS)
+    _atomic_write(BOOK_CSS_SOURCE.encode("utf-8"), static / BOOK_CSS)
 
 
 def _self_digest() -> str:
@@ -318,6 +545,8 @@ def setup(app: Any) -> dict[str, Any]:
     app.connect("html-page-context", _add_plotly_js, priority=600)
     app.connect("html-page-context", _dedupe_scripts, priority=900)
     app.connect("build-finished", _write_static)
+    app.add_css_file(BOOK_CSS)
+    register_bibtex_styles()
     from effteach import __version__
 
     return {

@@ -12,7 +12,25 @@ Chromium through Playwright; each page is one test. A page passes when
 * every plotly figure drew its SVG (and a page with plotly output has figures), and
   none offers plotly's "Share chart..." button (it uploads the figure to Plotly Cloud),
 * where the HTML embeds widget views, the widgets rendered with no
-  "Click to show javascript error" box.
+  "Click to show javascript error" box,
+* no raw TeX reaches the reader: no ``$``/``$$``/``\\(``/``\\[`` delimiter or
+  ``\\frac``-like command in the rendered text outside code and MathJax output,
+* no plotly title, axis title, annotation (subplot title), slider label, legend or
+  button leaves its figure or overlaps another, and no figure is wider than the text
+  column (in the figure's initial state),
+* no code block is wider than the text column at 1280 px and no cell output is taller
+  than :data:`MAX_OUTPUT_PX`, unless folded (a closed ``<details>``: hide-input,
+  show_source),
+* every citation resolves to a bibliography entry, in one author-year style (the
+  text names the author and year of the entry's label, "Shen et al., 2025a"),
+* the page declares a favicon that loads,
+* every visible control in a cell output (ipywidgets, plotly sliders and buttons)
+  changes its figure or output when moved or clicked with the mouse, unless it sits
+  inside an element of class ``effteach-live`` (the "live in JupyterLab" mark).
+
+The in-page half of the new checks is ``page_checks.js``; each is shown able to fail
+on a fixture page under ``fixtures/`` (one defect each) that goes through the same
+:func:`inspect_page`, and a clean fixture passes them all.
 
 A full-page screenshot of each page goes to ``build/book/screenshots/``. Without the
 built book or Chromium the tests skip, unless ``CI=true``, where they fail. Set
@@ -54,6 +72,12 @@ CHROMIUM_ARGS = [
 SKIP_DIRS = {"_static", "_sources", "_images", "_downloads"}
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_ERROR_TEXT = "Click to show javascript error"
+#: A cell output taller than this (CSS px, at 1280 px) must be folded.
+MAX_OUTPUT_PX = 1200
+#: How long a control has to change something after it is moved.
+CONTROL_SETTLE_MS = 700
+PAGE_CHECKS_JS = (Path(__file__).with_name("page_checks.js")).read_text()
+LIVE_CLASS = "effteach-live"  # effteach.viz.LIVE_CLASS
 IN_CI = os.environ.get("CI", "").strip().lower() == "true"
 
 
@@ -149,6 +173,21 @@ class PageReport:
     widget_views: int = 0
     widgets_rendered: int = 0
     widget_error_boxes: int = 0
+    raw_tex: list[str] = dataclasses.field(default_factory=list)
+    figure_text: list[str] = dataclasses.field(default_factory=list)
+    layout: list[str] = dataclasses.field(default_factory=list)
+    layout_stats: dict[str, int] = dataclasses.field(default_factory=dict)
+    citations: list[str] = dataclasses.field(default_factory=list)
+    favicon: list[str] = dataclasses.field(default_factory=list)
+    controls: int = 0
+    controls_live: int = 0
+    dead_controls: list[str] = dataclasses.field(default_factory=list)
+
+    def new_check_problems(self) -> dict[str, list[str]]:
+        """The problems of the reader-facing checks, by check."""
+        return {"raw TeX": self.raw_tex, "figure text": self.figure_text,
+                "layout": self.layout, "citations": self.citations,
+                "favicon": self.favicon, "dead controls": self.dead_controls}
 
     def problems(self) -> list[str]:
         """Return one line per failed check; empty when the page is fine."""
@@ -190,6 +229,8 @@ class PageReport:
                 )
             if self.widget_error_boxes:
                 out.append(f"widget error box: {WIDGET_ERROR_TEXT!r}")
+        for lines in self.new_check_problems().values():
+            out.extend(lines)
         return out
 
 
@@ -227,6 +268,101 @@ _WIDGETS_JS = (
 def _fetch_source(url: str) -> str:
     with urllib.request.urlopen(url, timeout=30) as resp:  # only 127.0.0.1 URLs
         return resp.read().decode("utf-8", errors="replace")
+
+
+def _move(page, ctl: dict, reverse: bool) -> None:
+    """Use one control like a reader: drag, click, pick or type."""
+    ctl_id = ctl["id"]
+    sel = f'[data-effteach-ctl="{ctl_id}"]'
+    box = page.evaluate("(id) => window.__effteachChecks.box(id)", ctl["id"])
+    if box is None:
+        return
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    kind = ctl.get("type") or ("slider" if ctl["kind"] == "plotly slider" else "button")
+    if ctl["kind"] == "plotly slider":
+        # click the rail at the end away from the active step (the other end if asked)
+        at_end = ctl["active"] >= ctl["steps"] - 1
+        left = box["x"] + 4
+        right = box["x"] + box["width"] - 4
+        page.mouse.click(left if at_end != reverse else right, cy)
+    elif kind == "slider":
+        dx = -40 if reverse else 40
+        page.mouse.move(cx, cy)
+        page.mouse.down()
+        page.mouse.move(cx + dx, cy, steps=5)
+        page.mouse.up()
+    elif kind == "select":
+        options = page.eval_on_selector_all(
+            f"{sel} option", "(os) => os.map((o) => [o.value, o.selected])")
+        others = [v for v, chosen in options if not chosen]
+        if others:
+            page.select_option(sel, others[-1 if reverse else 0])
+    elif kind == "text":
+        page.fill(sel, "1" if reverse else "2")
+        page.press(sel, "Enter")
+    else:
+        page.mouse.click(cx, cy)
+
+
+_SNAPSHOT_JS = "(id) => window.__effteachChecks.snapshot(id)"
+
+
+def _changed(page, ctl_id: str, before: str | None, settle_ms: int) -> bool:
+    for _ in range(max(1, settle_ms // 50)):
+        page.wait_for_timeout(50)
+        if page.evaluate(_SNAPSHOT_JS, ctl_id) != before:
+            return True
+    return False
+
+
+def exercise_controls(page, report: PageReport,
+                      settle_ms: int = CONTROL_SETTLE_MS) -> None:
+    """Move every visible control once; record those that change nothing.
+
+    A control passes when its figure (plotly) or its cell output (widgets) changes,
+    apart from the control itself, within ``settle_ms``; a slider is tried towards
+    both ends. Controls inside an ``effteach-live`` element are counted, not moved.
+    """
+    for ctl in page.evaluate("() => window.__effteachChecks.controls()"):
+        report.controls += 1
+        if ctl["live"]:
+            report.controls_live += 1
+            continue
+        alive = False
+        errors = len(report.page_errors)
+        for reverse in (False, True):
+            before = page.evaluate(_SNAPSHOT_JS, ctl["id"])
+            _move(page, ctl, reverse)
+            # an animation a play button started runs on; each control is judged
+            # on its own figure, so it cannot make another control look alive
+            alive = _changed(page, ctl["id"], before, settle_ms)
+            if alive or "slider" not in ctl["kind"]:
+                break
+        if len(report.page_errors) > errors:
+            # a control that throws is broken, whatever else it does
+            thrown = report.page_errors[errors:]
+            del report.page_errors[errors:]
+            report.dead_controls.append(
+                f"{ctl['where']}: {ctl['kind']} raises a JavaScript error when used: "
+                f"{thrown[:2]}"
+            )
+        elif not alive:
+            report.dead_controls.append(
+                f"{ctl['where']}: {ctl['kind']} changes nothing when used, and is "
+                f"not inside a .{LIVE_CLASS} ('live in JupyterLab') element"
+            )
+    page.mouse.move(0, 0)
+
+
+def run_page_checks(page, report: PageReport) -> None:
+    """The reader-facing checks (page_checks.js), in the page's initial state."""
+    page.evaluate(PAGE_CHECKS_JS)
+    report.raw_tex = page.evaluate("() => window.__effteachChecks.rawTex()")
+    report.figure_text = page.evaluate("() => window.__effteachChecks.plotlyText()")
+    layout = page.evaluate("(m) => window.__effteachChecks.codeWidth(m)", MAX_OUTPUT_PX)
+    report.layout, report.layout_stats = layout["problems"], layout["stats"]
+    report.citations = page.evaluate("() => window.__effteachChecks.citations()")
+    report.favicon = page.evaluate("() => window.__effteachChecks.favicon()")
 
 
 def inspect_page(browser, url: str, screenshot: Path | None = None,
@@ -310,6 +446,8 @@ def inspect_page(browser, url: str, screenshot: Path | None = None,
         if screenshot is not None:
             screenshot.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(screenshot), full_page=True)
+        run_page_checks(page, report)
+        exercise_controls(page, report)
     except PlaywrightError as err:
         report.page_errors.append(f"navigation failed: {err}")
     finally:
@@ -406,16 +544,68 @@ def test_checker_reports_a_broken_page(browser, tmp_path):
     assert "widget view(s) embedded, none rendered" in text
 
 
-def test_checker_passes_a_clean_local_page(browser, tmp_path):
-    (tmp_path / "ok.html").write_text(
-        "<!doctype html><html><body><p>plain page</p>"
-        '<img src="data:image/gif;base64,R0lGODlhAQABAAAAACw=">'
-        "</body></html>"
-    )
-    with StaticServer(tmp_path) as server:
-        report = inspect_page(browser, server.base_url + "ok.html", wait_ms=1500)
+FIXTURES = Path(__file__).with_name("fixtures")
+#: fixture page -> (the check that must report it, words every report line has)
+DEFECTS = {
+    "raw_tex.html": ("raw TeX", ["\\operatorname", "\\text{shift}", "$$", "\\("]),
+    "plotly_overlap.html": ("figure text", [
+        'title "a title far too long for this figure: i…" leaves the figure (',
+        "right by ",
+        'annotation "memory (bars: MLP, diamonds: interprete…" overlaps annotation',
+        'axis title "n_ctx" overlaps slider label "pass, dtype, d = a"']),
+    "dead_controls.html": ("dead controls", ["plotly slider changes nothing",
+                                             'slider "T" changes nothing']),
+    "wide_code.html": ("layout", ["code ", "px wide", "1500 px tall"]),
+    "citations.html": ("citations", ['unresolved citation: "[??]"',
+                                     "labelled [1], not author-year",
+                                     "does not match its entry's label"]),
+    "no_favicon.html": ("favicon", ["no favicon"]),
+}
+
+
+@pytest.fixture(scope="module")
+def fixture_site(tmp_path_factory) -> Iterator[str]:
+    """The fixture pages, with the installed plotly's plotly.min.js next to them."""
+    from effteach.book import PLOTLY_JS, plotly_js_path
+
+    site_dir = tmp_path_factory.mktemp("fixtures")
+    shutil.copytree(FIXTURES, site_dir, dirs_exist_ok=True)
+    shutil.copyfile(plotly_js_path(), site_dir / PLOTLY_JS)
+    with StaticServer(site_dir) as server:
+        yield server.base_url
+
+
+@pytest.mark.parametrize("name", sorted(DEFECTS))
+def test_each_check_reports_its_defect(browser, fixture_site, name):
+    """Each fixture page has one class of defect; exactly its check reports it."""
+    check, words = DEFECTS[name]
+    report = inspect_page(browser, fixture_site + name, wait_ms=5000)
+    found = report.new_check_problems()
+    text = "\n".join(found[check])
+    for word in words:
+        assert word in text, f"{name}: {check} did not report {word!r}:\n{text}"
+    others = {k: v for k, v in found.items() if v and k != check}
+    assert not others, f"{name}: other checks fired too: {others}"
+
+
+def test_raw_tex_check_names_each_defect_once(browser, fixture_site):
+    report = inspect_page(browser, fixture_site + "raw_tex.html", wait_ms=5000)
+    # four text nodes with raw TeX; the price ($5), <code> and <pre> are not defects
+    assert len(report.raw_tex) == 4, report.raw_tex
+    assert not any("$5" in line for line in report.raw_tex)
+
+
+def test_checker_passes_a_clean_page(browser, fixture_site):
+    """A page with working controls, fitting figure text and code, folded wide code,
+    one citation style and a favicon passes every check, and the checks did look."""
+    report = inspect_page(browser, fixture_site + "clean.html", wait_ms=5000)
     assert report.problems() == []
     assert report.requests[0].startswith("http://127.0.0.1:")
+    # the controls were found and used: plotly slider, play (pause is exempt), the
+    # browser-linked widget; the Python-only one is marked live and not moved
+    assert report.controls == 4 and report.controls_live == 1
+    stats = report.layout_stats
+    assert stats["code_blocks"] == 1 and stats["folded"] == 1
 
 
 def test_is_off_host():
