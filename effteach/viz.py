@@ -147,6 +147,10 @@ def slider_figure(
         ],
         **(layout or {}),
     )
+    if fig.layout.xaxis.title.text:
+        # below the x-axis title, not on it: the slider's label sits at the top of
+        # its pad, and the title ~20-50 px under the axis
+        fig.layout.sliders[0].pad.t = 75
     return fig
 
 

@@ -348,15 +348,18 @@ def _base_figure(rec: Recording, t: int, carried: bool) -> tuple[go.Figure, dict
     fig = make_subplots(
         rows=2, cols=2, column_widths=[0.38, 0.62], row_heights=[0.45, 0.55],
         specs=[[{"rowspan": 2}, {}], [None, {}]],
-        horizontal_spacing=0.06, vertical_spacing=0.16,
+        horizontal_spacing=0.06, vertical_spacing=0.2,
+        # two short lines each: one line ran into the next title and past the figure
         subplot_titles=(
-            "program (highlight: pc)",
-            "memory (bars: MLP, diamonds: interpreter; "
-            "orange: mem[a], red: mem[b])",
-            f"activations of the step's {rec.machine.net.depth} ReLU layers "
-            f"({'all' if carried else 'computed'} units; white 0, blue 1, dark >= 2)",
+            "program<br>(highlight: pc)",
+            "memory: bars MLP, diamonds interpreter<br>"
+            "orange mem[a], red mem[b]",
+            f"the step's {rec.machine.net.depth} ReLU layers: "
+            f"{'all' if carried else 'computed'} units<br>"
+            "white 0, blue 1, dark >= 2",
         ),
     )
+    fig.update_annotations(font_size=13)
     fig.add_trace(_listing_trace(listing), row=1, col=1)
     dyn = _frame_traces(rec, t, units, names)
     fig.add_trace(dyn[0], row=1, col=1)
@@ -379,10 +382,11 @@ def _base_figure(rec: Recording, t: int, carried: bool) -> tuple[go.Figure, dict
         ticktext=_layer_labels(rec.machine), row=2, col=2,
     )
     fig.update_layout(
-        title={"text": _title(rec, t, listing), "font": {"size": 14}},
-        height=min(1200, max(560, 16 * n_show + 220, 33 * depth + 200)),
+        title={"text": _title(rec, t, listing), "font": {"size": 14},
+               "y": 0.99, "yanchor": "top"},
+        height=min(1200, max(600, 16 * n_show + 260, 33 * depth + 240)),
         showlegend=False, bargap=0.15,
-        margin={"l": 20, "r": 20, "t": 90, "b": 60},
+        margin={"l": 20, "r": 20, "t": 100, "b": 60},
     )
     return fig, {"units": units, "names": names, "listing": listing}
 
@@ -474,7 +478,7 @@ def run_figure(
         ],
         sliders=[
             {
-                "active": 0, "x": 0.16, "len": 0.84, "y": -0.02, "yanchor": "top",
+                "active": 0, "x": 0.26, "len": 0.74, "y": -0.02, "yanchor": "top",
                 "pad": {"t": 30},
                 "currentvalue": {"prefix": "step "},
                 "steps": [
@@ -665,9 +669,11 @@ def throughput_figure(result: dict) -> go.Figure:
         )
     env = result.get("env", {})
     fig.update_layout(
-        title=f"Looped MLP (fused5), batched random programs: "
-        f"{env.get('gpu', '?')} ({str(result.get('created', '?'))[:10]}); "
-        "x = not exact",
+        # two lines: on one, the title ran past the figure before saying what x means
+        title=f"Looped MLP (fused5), batched random programs<br>"
+        f"<sup>{env.get('gpu', '?')}, {str(result.get('created', '?'))[:10]}; "
+        "× = a run not exact against the interpreter</sup>",
+        margin={"t": 80},
         xaxis={"type": "log", "title": "batch (programs run at once)"},
         yaxis={"type": "log", "title": "program steps per second"},
         legend={"font": {"size": 11}},
