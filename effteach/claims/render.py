@@ -228,10 +228,12 @@ class CountsTable:
             title, paper, _ = CHAPTERS[slug]
             link = f'<a href="../{slug}/lecture.html">{html.escape(title)}</a>'
             cells = "".join(f'<td style="{_CELL}">{n[v]}</td>' for v in VERDICTS)
-            rows.append(f'<tr data-chapter="{slug}"><td style="{_CELL}">{link}</td>'
+            rows.append(f'<tr data-chapter="{slug}"><td style="{_CELL};width:40%">'
+                        f'{link}</td>'
                         f'<td style="{_CELL}">{paper or "—"}</td>{cells}'
                         f'<td style="{_CELL}"><b>{sum(n.values())}</b></td></tr>')
-        return (f'<table class="effteach-ledger-counts" style="{_TABLE}"><thead><tr>'
+        style = _TABLE.replace("table-layout:fixed", "table-layout:auto")
+        return (f'<table class="effteach-ledger-counts" style="{style}"><thead><tr>'
                 f'{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>')
 
     def __repr__(self) -> str:
