@@ -161,7 +161,8 @@
                  `${pre.clientWidth} px column (not folded): "${short(first, 50)}"`);
       }
     }
-    for (const o of q("div.cell_output")) {
+    // each output of a cell on its own (a cell may print a table and draw a figure)
+    for (const o of q("div.cell_output > *")) {
       if (folded(o) || !rendered(o)) { continue; }
       const h = o.getBoundingClientRect().height;
       if (h > maxOutputPx) {
