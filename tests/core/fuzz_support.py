@@ -23,6 +23,13 @@ What a call must do with one bad argument (the rest of the call valid):
 * raise ``ValueError``/``TypeError``, or an exception class of the project itself
   (``effteach.*``), whose message names the parameter.
 
+One exception to the exception types, for lookups: a ``KeyError`` is accepted for a
+key of the right type that names nothing (the kinds in :data:`LOOKUP_KINDS`, e.g. an
+unknown question id for ``grading.get``, an unknown claim id for ``claims.get``, an
+unknown tensor name for ``TwoLevelMemory.load``), as a mapping answers it, provided
+its message names the parameter. A key of the wrong type (``None``, an int for a str)
+is still a ``TypeError``.
+
 A raw ``IndexError``/``KeyError``/``ZeroDivisionError``/``AttributeError``/
 ``RuntimeError`` from inside, any ``RuntimeWarning``/``UserWarning`` (turned into
 errors), or success with a "must" kind (a float 2.5 taken as an int, NaN taken as a
@@ -313,12 +320,20 @@ def call_quietly(fn, args, kwargs):
             return fn(*args, **kwargs)
 
 
-def judge(exc: BaseException | None, param: str, severity: str) -> str | None:
+#: Bad kinds that are a well-typed key naming nothing: a lookup may refuse them with
+#: a ``KeyError`` (naming the parameter), as a mapping does.
+LOOKUP_KINDS = ("unknown-str",)
+
+
+def judge(
+    exc: BaseException | None, param: str, severity: str, kind: str = ""
+) -> str | None:
     """None if the outcome is acceptable, else what is wrong with it."""
     if exc is None:
         return "accepted silently" if severity == MUST else None
     own = type(exc).__module__.startswith("effteach")
-    if not (isinstance(exc, (ValueError, TypeError)) or own):
+    lookup = isinstance(exc, KeyError) and kind in LOOKUP_KINDS
+    if not (isinstance(exc, (ValueError, TypeError)) or own or lookup):
         return f"raw {type(exc).__name__}: {str(exc)[:120]}"
     if param not in str(exc):
         return f"{type(exc).__name__} does not name '{param}': {str(exc)[:120]}"
@@ -405,7 +420,7 @@ def fuzz(
                     exc = None
                 except Exception as err:  # judged below
                     exc = err
-                problem = judge(exc, name_in_msg, bad.severity)
+                problem = judge(exc, name_in_msg, bad.severity, bad.kind)
                 if problem:
                     failures[(name, bad.kind)] = Failure(
                         name_in_msg, bad.kind, _short(value), problem
