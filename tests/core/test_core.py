@@ -227,7 +227,10 @@ def test_gpu_results_file_is_complete_and_plots():
     assert "H200" in data["env"]["gpu"] and data["created"].startswith("20")
     assert data["method"]["l2_flush"] is True
     fig = softmax_gpu_figure(data)
-    assert len(fig.data) == 6  # (triton, torch) x 3 dtypes
+    assert len(fig.data) == 9  # (triton, torch, copy) x 3 dtypes
+    assert {t.name.split()[0] for t in fig.data} == {"triton", "torch", "copy"}
+    # the copy ceiling is timed in the same run, next to every softmax record
+    assert all("ratio_vs_copy" in r for r in data["records"])
     with pytest.raises(FileNotFoundError, match="python -m effteach.bench nope"):
         bench.load_results("nope")
 
