@@ -147,10 +147,12 @@ def check_tensor(
     value: Any,
     shape: Sequence[int | None] | None = None,
     ndim: int | None = None,
+    min_ndim: int | None = None,
     kind: str | None = None,
     dtype: torch.dtype | None = None,
     non_empty: bool = True,
     finite: bool = False,
+    shape_of: str | None = None,
 ) -> torch.Tensor:
     """Check a tensor argument; return it unchanged.
 
@@ -160,10 +162,13 @@ def check_tensor(
         shape: the expected shape; ``None`` entries are free (their count fixes the
             rank).
         ndim: the expected rank (when ``shape`` is not given).
+        min_ndim: the least rank (e.g. 2 for ``(batch, ...)``).
         kind: ``"float"``, ``"int"`` (any integer dtype) or ``"bool"``.
         dtype: one exact dtype.
         non_empty: refuse a tensor with no elements.
         finite: refuse NaN and inf entries (floating tensors).
+        shape_of: where ``shape`` comes from (another argument's name), for the
+            message: a mismatch names both arguments.
 
     Raises:
         TypeError: naming ``name`` if ``value`` is no tensor or has the wrong dtype.
@@ -183,9 +188,14 @@ def check_tensor(
             w is not None and w != g for w, g in zip(want, got, strict=True)
         ):
             text = "(" + ", ".join("n" if w is None else str(w) for w in want) + ")"
-            raise ValueError(f"{name}: expected shape {text}, got {got}")
+            src = f" (from {shape_of})" if shape_of else ""
+            raise ValueError(f"{name}: expected shape {text}{src}, got {got}")
     elif ndim is not None and len(got) != ndim:
         raise ValueError(f"{name}: expected {ndim} dimensions, got shape {got}")
+    if min_ndim is not None and len(got) < min_ndim:
+        raise ValueError(
+            f"{name}: expected at least {min_ndim} dimensions, got shape {got}"
+        )
     if non_empty and value.numel() == 0:
         raise ValueError(f"{name}: expected a non-empty tensor, got shape {got}")
     if finite and value.is_floating_point() and not bool(torch.isfinite(value).all()):
