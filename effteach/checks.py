@@ -21,7 +21,9 @@ Two layers, so that every public function refuses bad input by name (issue 21):
        @dataclasses.dataclass(frozen=True)
        class GPTConfig: ...
 
-   The wrapper keeps ``__wrapped__``, so ``inspect.unwrap``/``inspect.getsource``
+   A generator function is checked only when it first runs (``next``), so a
+   ``@contextmanager`` should check its arguments in a plain function that returns
+   it. The wrapper keeps ``__wrapped__``, so ``inspect.unwrap``/``inspect.getsource``
    (and ``effteach.show_source``) show the original source. The check is a few
    ``isinstance`` calls (about a microsecond), cheap enough for sampler loops.
 
@@ -44,7 +46,14 @@ import torch
 from beartype import BeartypeConf, FrozenDict, beartype
 from beartype.vale import Is
 
-__all__ = ["typed", "check_int", "check_float", "check_tensor", "check_labels"]
+__all__ = [
+    "typed",
+    "check_int",
+    "check_float",
+    "check_tensor",
+    "check_labels",
+    "check_sequence",
+]
 
 
 def _not_a_bool(value) -> bool:
@@ -216,3 +225,33 @@ def check_labels(name: str, value: Any, n_classes: int, n: int | None = None):
             f"{name}: expected class labels in [0, {n_classes}), got [{lo}, {hi}]"
         )
     return value
+
+
+def check_sequence(
+    name: str, value: Any, non_empty: bool = True, length: int | None = None
+) -> list:
+    """Check a sequence argument (a list, tuple, range or 1-D array); return a list.
+
+    Its items are checked by the caller, e.g. with
+    ``[check_float(f"{name}[{i}]", x) for i, x in enumerate(items)]``, so that a bad
+    item's message names the argument and the index.
+
+    Raises:
+        TypeError: naming ``name`` for a str, a mapping, a scalar or an array that is
+            not 1-D.
+        ValueError: naming ``name`` if it is empty (with ``non_empty``) or its length
+            is not ``length``.
+    """
+    ok = isinstance(value, (list, tuple, range)) or (
+        isinstance(value, (np.ndarray, torch.Tensor)) and value.ndim == 1
+    )
+    if not ok:
+        raise TypeError(
+            f"{name}: expected a list, tuple or 1-D array, got {_name_of(value)}"
+        )
+    items = list(value)
+    if non_empty and not items:
+        raise ValueError(f"{name}: expected at least one item, got none")
+    if length is not None and len(items) != length:
+        raise ValueError(f"{name}: expected {length} items, got {len(items)}")
+    return items
