@@ -19,9 +19,11 @@ from pathlib import Path
 
 import torch
 
+from effteach.checks import check_labels, check_tensor, typed
 from effteach.lazy_dit.lazy import (
     FullCompute,
     GatePolicy,
+    Policy,
     StaticSchedule,
     lazy_sample,
     random_schedule,
@@ -29,6 +31,7 @@ from effteach.lazy_dit.lazy import (
 from effteach.lazy_dit.macs import sampler_macs, spec_of
 from effteach.lazy_dit.reference import cosine_ref
 from effteach.lazy_dit.train import train_gates
+from effteach.models.dit import TinyDiT
 
 __all__ = ["similarity", "quality", "evaluate_policy", "compare", "main",
            "RESULTS_PATH", "DEFAULT_CONFIGS"]
@@ -45,7 +48,10 @@ DEFAULT_CONFIGS = (
 
 
 @torch.no_grad()
-def similarity(model, labels: torch.Tensor, n_steps: int, seed: int = 0) -> dict:
+@typed
+def similarity(
+    model: TinyDiT, labels: torch.Tensor, n_steps: int, seed: int = 0
+) -> dict:
     """Consecutive-step similarity of every module's output in a full DDIM run.
 
     Returns:
@@ -77,17 +83,46 @@ def similarity(model, labels: torch.Tensor, n_steps: int, seed: int = 0) -> dict
 
 
 @torch.no_grad()
+@typed
 def quality(samples: torch.Tensor, labels: torch.Tensor, reference: torch.Tensor):
-    """Class accuracy and FD (digit classifier) and paired RMSE to ``reference``."""
+    """Class accuracy and FD (digit classifier) and paired RMSE to ``reference``.
+
+    Args:
+        samples: digits in model space, float (n, 1, 8, 8), n >= 2 (FD needs a
+            covariance), finite.
+        labels: their classes, int64 (n,) in [0, 10).
+        reference: the full sampler's digits from the same noise, shape of
+            ``samples``.
+    """
     from effteach.models.training import digit_quality
+
+    check_tensor("samples", samples, shape=(None, 1, 8, 8), kind="float", finite=True)
+    if len(samples) < 2:
+        raise ValueError(f"samples: expected n >= 2 digits (FD), got {len(samples)}")
+    check_labels("labels", labels, 10, len(samples))
+    check_tensor("reference", reference, shape=samples.shape, kind="float",
+                 finite=True, shape_of="samples")
 
     q = digit_quality(samples.clamp(-1, 1), labels)
     q["rmse_to_full"] = float(((samples - reference) ** 2).mean().sqrt())
     return q
 
 
-def evaluate_policy(model, labels, n_steps, policy, seed: int, reference, gates: bool):
+@typed
+def evaluate_policy(
+    model: TinyDiT,
+    labels: torch.Tensor,
+    n_steps: int,
+    policy: Policy,
+    seed: int,
+    reference: torch.Tensor,
+    gates: bool,
+) -> dict:
     """Sample with ``policy``; return laziness, MACs per image, quality, seconds."""
+    check_tensor("reference", reference, kind="float", ndim=4)
+    if len(reference) != len(labels):
+        raise ValueError(f"reference: expected {len(labels)} samples (one per "
+                         f"label in labels), got {len(reference)}")
     t0 = time.perf_counter()
     x, rec = lazy_sample(model, labels, n_steps, policy, seed=seed)
     seconds = time.perf_counter() - t0

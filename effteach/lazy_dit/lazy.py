@@ -19,10 +19,13 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
+from typing import Protocol, runtime_checkable
 
 import torch
 from torch import nn
 
+from effteach.checks import check_float, check_int, check_labels, check_tensor, typed
 from effteach.models.diffusion import Schedule, ddim_timesteps
 from effteach.models.dit import TinyDiT, modulate, patchify, unpatchify
 
@@ -59,6 +62,7 @@ class LazyGates(nn.Module):
         kind: ``"input"`` or ``"bias"``.
     """
 
+    @typed
     def __init__(self, n_steps: int, depth: int, d_model: int, kind: str = "input"):
         super().__init__()
         if kind not in ("input", "bias"):
@@ -73,6 +77,7 @@ class LazyGates(nn.Module):
         # the unused half is frozen, so each kind has exactly its own parameters
         (self.bias if kind == "input" else self.weight).requires_grad_(False)
 
+    @typed
     def score(self, k: int, layer: int, m: int, z: torch.Tensor) -> torch.Tensor:
         """Compute weight ``g`` (batch,) of step ``k``, ``layer``, module ``m``.
 
@@ -84,9 +89,23 @@ class LazyGates(nn.Module):
         """
         if not 0 <= k < self.n_steps:
             raise ValueError(f"k: expected a step index in [0, {self.n_steps})")
+        if not 0 <= layer < self.depth:
+            raise ValueError(f"layer: expected [0, {self.depth}), got {layer}")
+        if m not in (0, 1):
+            raise ValueError(f"m: expected 0 (attention) or 1 (MLP), got {m}")
+        check_tensor("z", z, shape=(None, None, self.d_model), dtype=self.weight.dtype,
+                     shape_of="(batch, n_ctx, d_model)")
         if self.kind == "bias":
             return torch.sigmoid(self.bias[k, layer, m]).expand(z.shape[0])
         return torch.sigmoid((z @ self.weight[k, layer, m]).sum(dim=-1))
+
+
+@runtime_checkable
+class Policy(Protocol):
+    """What :func:`lazy_sample` asks a policy: which rows compute a module."""
+
+    def keep(self, k, layer, m, z, model) -> torch.Tensor:
+        """Bool mask (batch,): rows of ``z`` that compute module ``m`` of ``layer``."""
 
 
 class FullCompute:
@@ -96,6 +115,7 @@ class FullCompute:
         return torch.ones(z.shape[0], dtype=torch.bool)
 
 
+@typed
 @dataclasses.dataclass
 class GatePolicy:
     """LazyDiT at inference: compute where ``g >= 0.5``, reuse the cache elsewhere."""
@@ -107,22 +127,32 @@ class GatePolicy:
         return self.gates.score(k, layer, m, z) >= self.threshold
 
 
+@typed
 @dataclasses.dataclass
 class StaticSchedule:
     """A fixed mask ``compute[k, layer, m]`` shared by every sample."""
 
     compute: torch.Tensor  # bool (n_steps, depth, 2)
 
+    def __post_init__(self):
+        check_tensor("compute", self.compute, shape=(None, None, 2),
+                     shape_of="(n_steps, depth, modules)")
+
     def keep(self, k, layer, m, z, model) -> torch.Tensor:  # noqa: D102
         return torch.full((z.shape[0],), bool(self.compute[k, layer, m]))
 
 
-def random_schedule(n_steps: int, depth: int, ratio: float, seed: int = 0):
+@typed
+def random_schedule(
+    n_steps: int, depth: int, ratio: float, seed: int = 0
+) -> StaticSchedule:
     """Random static skipping: a :class:`StaticSchedule`.
 
     It skips ``round(ratio * n_steps * 2 depth)`` module calls chosen uniformly
     among steps 1.. (step 0 always computes), so the laziness is ``ratio``.
     """
+    check_int("n_steps", n_steps, low=1)
+    check_int("depth", depth, low=1)
     if not 0 <= ratio <= 1:
         raise ValueError(f"ratio: expected a share in [0, 1], got {ratio}")
     slots = (n_steps - 1) * depth * 2
@@ -139,6 +169,7 @@ def random_schedule(n_steps: int, depth: int, ratio: float, seed: int = 0):
     return StaticSchedule(compute)
 
 
+@typed
 @dataclasses.dataclass
 class Record:
     """What a lazy run computed.
@@ -158,13 +189,14 @@ class Record:
         return 1.0 - float(self.computed.sum()) / (self.computed.numel() * self.rows)
 
 
+@typed
 def lazy_forward(
     model: TinyDiT,
     x: torch.Tensor,
     t: torch.Tensor,
     y: torch.Tensor,
     cache: list,
-    decide,
+    decide: Callable,
 ):
     """One DiT forward where ``decide`` chooses, per module, what to compute.
 
@@ -177,6 +209,17 @@ def lazy_forward(
         The predicted noise, shape like ``x``.
     """
     cfg = model.cfg
+    check_tensor("x", x, kind="float",
+                 shape=(None, cfg.in_channels, cfg.img_size, cfg.img_size),
+                 shape_of="(batch, model.cfg.in_channels, img_size, img_size)")
+    check_tensor("t", t, kind="int", shape=(len(x),), shape_of="x's batch")
+    check_labels("y", y, cfg.n_classes + 1, len(x))  # the null class included
+    if len(cache) != cfg.depth or not all(
+        isinstance(c, list) and len(c) == 2 for c in cache
+    ):
+        raise ValueError(
+            f"cache: expected {cfg.depth} lists [attn, mlp] (one per layer)"
+        )
     c = model.condition(t, y)
     h = model.x_embedder(patchify(x, cfg.patch)) + model.pos_embed
     for layer, blk in enumerate(model.blocks):
@@ -195,11 +238,12 @@ def lazy_forward(
 
 
 @torch.no_grad()
+@typed
 def lazy_sample(
     model: TinyDiT,
     labels: torch.Tensor,
     n_steps: int,
-    policy=None,
+    policy: Policy | None = None,
     cfg_scale: float = 2.0,
     seed: int = 0,
     noise: torch.Tensor | None = None,
@@ -227,9 +271,9 @@ def lazy_sample(
     """
     policy = policy or FullCompute()
     cfg = model.cfg
-    if labels.dim() != 1 or labels.dtype != torch.long:
-        raise ValueError(f"labels: expected int64 of shape (n,), got {labels.dtype} "
-                         f"{tuple(labels.shape)}")
+    check_labels("labels", labels, cfg.n_classes)
+    check_int("n_steps", n_steps, low=1)
+    check_float("cfg_scale", cfg_scale)
     sched = Schedule()
     ts = ddim_timesteps(n_steps, sched)
     ab = sched.alphas_cumprod()
@@ -287,7 +331,15 @@ def lazy_sample(
     return x, Record(computed, rows, outs, ins)
 
 
-def time_sampler(model, labels, n_steps, policy=None, repeats: int = 3, **kw) -> float:
+@typed
+def time_sampler(
+    model: TinyDiT,
+    labels: torch.Tensor,
+    n_steps: int,
+    policy: Policy | None = None,
+    repeats: int = 3,
+    **kw,
+) -> float:
     """Median wall time (s) of :func:`lazy_sample` over ``repeats`` runs.
 
     Raises:

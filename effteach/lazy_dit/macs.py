@@ -24,13 +24,17 @@ import dataclasses
 import torch
 from torch import nn
 
+from effteach.checks import check_float, check_int, check_tensor, typed
+from effteach.models.dit import TinyDiT
+
 __all__ = ["DiTSpec", "DIT_XL_2_256", "DIT_XL_2_512", "forward_macs", "sampler_macs",
            "count_linear_macs", "spec_of"]
 
 
+@typed
 @dataclasses.dataclass(frozen=True)
 class DiTSpec:
-    """The sizes the MAC count depends on."""
+    """The sizes the MAC count depends on (positive ints, ``mlp_ratio > 0``)."""
 
     n_tokens: int
     d_model: int
@@ -41,6 +45,13 @@ class DiTSpec:
     mlp_ratio: float = 4.0
     freq_dim: int = 256
 
+    def __post_init__(self):
+        for f in dataclasses.fields(self):
+            if f.name == "mlp_ratio":
+                check_float(f.name, self.mlp_ratio, low=0, low_open=True)
+            else:
+                check_int(f.name, getattr(self, f.name), low=1)
+
 
 #: DiT-XL/2 on 256x256 images (32x32x4 latents, learned sigma: 8 output channels)
 DIT_XL_2_256 = DiTSpec(256, 1152, 28, 2, 4, 8)
@@ -48,7 +59,8 @@ DIT_XL_2_256 = DiTSpec(256, 1152, 28, 2, 4, 8)
 DIT_XL_2_512 = DiTSpec(1024, 1152, 28, 2, 4, 8)
 
 
-def spec_of(model) -> DiTSpec:
+@typed
+def spec_of(model: TinyDiT) -> DiTSpec:
     """The :class:`DiTSpec` of a TinyDiT.
 
     Its timestep embedding has ``d_model`` frequencies; it predicts the noise only.
@@ -58,6 +70,7 @@ def spec_of(model) -> DiTSpec:
                    c.in_channels, c.in_channels, c.mlp_ratio, c.d_model)
 
 
+@typed
 def forward_macs(spec: DiTSpec) -> dict[str, float]:
     """MACs of one forward of one image, by part."""
     n, d = spec.n_tokens, spec.d_model
@@ -72,6 +85,7 @@ def forward_macs(spec: DiTSpec) -> dict[str, float]:
     }
 
 
+@typed
 def sampler_macs(
     spec: DiTSpec,
     n_steps: int,
@@ -90,28 +104,32 @@ def sampler_macs(
         laziness: used without ``computed``.
         gates: count a gate evaluation for every (step >= 1, layer, module).
     """
+    check_int("n_steps", n_steps, low=1)
     f = forward_macs(spec)
     if computed is None:
+        check_float("laziness", laziness, low=0, high=1)
         kept = (1 - laziness) * n_steps * spec.depth
         module = kept * (f["attn"] + f["mlp"])
     else:
-        if tuple(computed.shape) != (n_steps, spec.depth, 2):
-            raise ValueError(
-                f"computed: expected shape {(n_steps, spec.depth, 2)}, got "
-                f"{tuple(computed.shape)}"
-            )
+        check_tensor("computed", computed, shape=(n_steps, spec.depth, 2),
+                     shape_of="n_steps, spec.depth", finite=True)
         c = computed.double()
         module = float(c[..., 0].sum()) * f["attn"] + float(c[..., 1].sum()) * f["mlp"]
     gate = (n_steps - 1) * spec.depth * 2 * f["gate"] if gates else 0.0
     return n_steps * f["fixed"] + module + gate
 
 
-@contextlib.contextmanager
-def count_linear_macs(model: nn.Module):
+@typed
+def count_linear_macs(model: nn.Module) -> contextlib.AbstractContextManager:
     """Count the MACs every ``nn.Linear`` of ``model`` really performs.
 
     Usage: ``with count_linear_macs(model) as box: ...``; then ``box["macs"]``.
     """
+    return _count_linear_macs(model)  # model checked now, not at ``with``
+
+
+@contextlib.contextmanager
+def _count_linear_macs(model: nn.Module):
     box = {"macs": 0}
 
     def hook(mod, inp, _out):

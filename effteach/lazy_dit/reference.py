@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import torch
 
+from effteach.checks import check_tensor, typed
+
 __all__ = [
     "gate_score_ref",
     "soft_mix_ref",
@@ -25,6 +27,7 @@ __all__ = [
 ]
 
 
+@typed
 def gate_score_ref(
     z: torch.Tensor, w: torch.Tensor, b: torch.Tensor | float = 0.0
 ) -> torch.Tensor:
@@ -38,26 +41,43 @@ def gate_score_ref(
     Returns:
         ``g`` in (0, 1), shape (batch,); the paper's ``s`` is ``1 - g``.
     """
+    check_tensor("z", z, ndim=3, kind="float")
+    check_tensor("w", w, shape=(z.shape[-1],), dtype=z.dtype, shape_of="z")
     return torch.sigmoid((z @ w).sum(dim=-1) + b)  # (batch, n_ctx) -> (batch,)
 
 
+@typed
 def soft_mix_ref(g: torch.Tensor, fresh: torch.Tensor, cached: torch.Tensor):
     """Training-time output ``g * F(z) + (1 - g) * Y_prev`` (g per sample)."""
+    check_tensor("fresh", fresh, kind="float", min_ndim=2)  # (batch, ...)
+    check_tensor("cached", cached, shape=fresh.shape, kind="float", shape_of="fresh")
+    check_tensor("g", g, shape=(fresh.shape[0],), kind="float", shape_of="fresh")
     gb = g.view(-1, *[1] * (fresh.dim() - 1))
     return gb * fresh + (1 - gb) * cached
 
 
+@typed
 def lazy_penalty_ref(gates: torch.Tensor, rho: float) -> torch.Tensor:
     """``rho * mean_batch sum_modules g``; ``gates`` has shape (batch, n_modules)."""
+    check_tensor("gates", gates, ndim=2, kind="float")
     return rho * gates.sum(dim=1).mean()
 
 
+@typed
 def lazy_ratio_ref(computed: torch.Tensor) -> float:
     """Share of skipped module calls: ``1 - mean(computed)`` over every entry."""
+    check_tensor("computed", computed)
+    if computed.is_floating_point() and not bool(
+        ((computed >= 0) & (computed <= 1)).all()
+    ):
+        raise ValueError("computed: expected shares in [0, 1] (or 0/1 flags)")
     return 1.0 - float(computed.float().mean())
 
 
+@typed
 def cosine_ref(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """``tr(a^T b) / (|a|_F |b|_F)`` per sample (first dim is the batch)."""
+    check_tensor("a", a, kind="float", min_ndim=2)  # (batch, ...)
+    check_tensor("b", b, shape=a.shape, kind="float", shape_of="a")
     a, b = a.flatten(1).double(), b.flatten(1).double()
     return (a * b).sum(1) / (a.norm(dim=1) * b.norm(dim=1))

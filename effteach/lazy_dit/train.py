@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import torch
 
+from effteach.checks import check_float, check_int, typed
 from effteach.lazy_dit.lazy import LazyGates, lazy_forward
 from effteach.models.diffusion import Schedule, ddim_timesteps
 from effteach.models.dit import TinyDiT
@@ -28,6 +29,7 @@ from effteach.models.dit import TinyDiT
 __all__ = ["train_gates"]
 
 
+@typed
 def train_gates(
     model: TinyDiT,
     n_steps: int,
@@ -65,12 +67,14 @@ def train_gates(
 
     if variant not in ("all", "alternate"):
         raise ValueError(f"variant: expected 'all' or 'alternate', got {variant!r}")
-    if not rho >= 0:
-        raise ValueError(f"rho: expected >= 0, got {rho}")
+    check_float("rho", rho, low=0)
     if n_steps < 2:
         raise ValueError(
             f"n_steps: expected >= 2 (step 0 is never lazy), got {n_steps}"
         )
+    check_int("iters", iters, low=0)
+    check_int("batch", batch, low=1)
+    check_float("lr", lr, low=0, low_open=True)
     for p in model.parameters():
         p.requires_grad_(False)
     model.eval()

@@ -31,6 +31,7 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
+from effteach.checks import check_float, check_int, typed
 from effteach.lazy_dit.lazy import (
     FullCompute,
     GatePolicy,
@@ -38,6 +39,7 @@ from effteach.lazy_dit.lazy import (
     lazy_sample,
     random_schedule,
 )
+from effteach.models.dit import TinyDiT
 from effteach.viz import panel, slider_figure
 
 __all__ = [
@@ -73,6 +75,7 @@ _GAP = 2  # pixels between digits in the grid
 
 
 # ------------------------------------------------------------- the runs
+@typed
 @dataclasses.dataclass(frozen=True)
 class LazyRun:
     """One gate set sampled with the lazy sampler and its equal-compute baselines.
@@ -104,6 +107,16 @@ class LazyRun:
     cfg_scale: float = 2.0
     gates: LazyGates | None = dataclasses.field(default=None, compare=False,
                                                 repr=False)
+
+    def __post_init__(self):
+        check_float("laziness", self.laziness, low=0, high=1)
+        check_int("ddim_steps", self.ddim_steps, low=1)
+        if self.computed.ndim != 3 or self.computed.shape[2] != 2:
+            raise ValueError(f"computed: expected shape (n_steps, depth, 2), got "
+                             f"{self.computed.shape}")
+        if self.labels.ndim != 1 or self.labels.dtype.kind not in "iu":
+            raise TypeError(f"labels: expected integer class labels (n,), got "
+                            f"{self.labels.dtype} {self.labels.shape}")
 
     @property
     def n_steps(self) -> int:
@@ -138,8 +151,9 @@ def _rmse(x: torch.Tensor, ref: torch.Tensor) -> float:
 
 
 @torch.no_grad()
+@typed
 def lazy_run(
-    model,
+    model: TinyDiT,
     gates: LazyGates,
     rho: float,
     per_class: int = 2,
@@ -172,6 +186,7 @@ def lazy_run(
     Book: notebooks/lazy_dit/lecture.md, "Where the gates skip".
     """
     gates = _check_gates(gates, model)
+    check_float("rho", rho, low=0)
     if not 0.0 < threshold < 1.0:
         raise ValueError(f"threshold: expected a value in (0, 1), got {threshold}")
     labels = _labels(per_class, model.cfg.n_classes)
@@ -203,8 +218,9 @@ def lazy_run(
     )
 
 
+@typed
 def lazy_runs(
-    model,
+    model: TinyDiT,
     gate_sets: Mapping[float, LazyGates],
     per_class: int = 2,
     threshold: float = 0.5,
@@ -227,6 +243,8 @@ def lazy_runs(
         raise ValueError(
             f"gate_sets: every set must have the same n_steps, got {sorted(steps)}"
         )
+    if not 0.0 < threshold < 1.0:
+        raise ValueError(f"threshold: expected a value in (0, 1), got {threshold}")
     labels = _labels(per_class, model.cfg.n_classes)
     full, _ = lazy_sample(model, labels, steps.pop(), FullCompute(),
                           cfg_scale=cfg_scale, seed=seed)
@@ -350,6 +368,7 @@ def _columns(runs: list[LazyRun], columns: int | None) -> int:
     return columns
 
 
+@typed
 def laziness_figure(
     runs: Sequence[LazyRun], active: int | None = None, columns: int | None = None
 ) -> go.Figure:
@@ -388,6 +407,7 @@ def laziness_figure(
     return fig
 
 
+@typed
 def run_figure(run: LazyRun, columns: int | None = None) -> go.Figure:
     """The figure of one run, without a slider (what :func:`lazy_panel` draws).
 
@@ -401,7 +421,12 @@ def run_figure(run: LazyRun, columns: int | None = None) -> go.Figure:
     return fig
 
 
-def lazy_panel(model, runs: Sequence[LazyRun], thresholds=(0.3, 0.7, 0.05)):
+@typed
+def lazy_panel(
+    model: TinyDiT,
+    runs: Sequence[LazyRun],
+    thresholds: tuple[float, float, float] = (0.3, 0.7, 0.05),
+):
     """The live version of :func:`laziness_figure` (ipywidgets).
 
     A ``rho`` slider picks a gate set, as in the static figure; a threshold slider
@@ -469,7 +494,10 @@ def lazy_panel(model, runs: Sequence[LazyRun], thresholds=(0.3, 0.7, 0.05)):
 
 
 # ---------------------------------------------------------- similarity
-def similarity_figure(cos, kappa: Sequence[float] | None = None) -> go.Figure:
+@typed
+def similarity_figure(
+    cos: torch.Tensor | np.ndarray, kappa: Sequence[float] | None = None
+) -> go.Figure:
     """Consecutive-step cosine similarity of every module's output.
 
     Args:
@@ -556,6 +584,7 @@ def _group(r: dict) -> str:
             "full": "full DDIM"}[m]
 
 
+@typed
 def summarize_records(records: Sequence[dict]) -> list[dict]:
     """Mean and standard deviation over seeds of every (config, method).
 
@@ -641,6 +670,7 @@ def _quality_traces(summary: list[dict], metric: str) -> list[go.Scatter]:
     return out
 
 
+@typed
 def quality_compute_figure(
     result: dict, metrics: Sequence[str] = tuple(METRICS), active: int = 0
 ) -> go.Figure:

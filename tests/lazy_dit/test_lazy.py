@@ -144,8 +144,10 @@ def test_bad_input_names_the_argument(dit):
         LazyGates(2, 2, 4, kind="soft")
     with pytest.raises(ValueError, match="n_steps"):
         LazyGates(0, 2, 4)
-    with pytest.raises(ValueError, match="labels"):
+    with pytest.raises(TypeError, match="labels"):  # a wrong dtype is a TypeError
         lazy_sample(dit, torch.arange(3).float(), 4)
+    with pytest.raises(ValueError, match="labels"):
+        lazy_sample(dit, torch.tensor([0, 10]), 4)  # 10 classes: 0..9
     with pytest.raises(ValueError, match="noise"):
         lazy_sample(dit, torch.arange(3), 4, noise=torch.zeros(2, 1, 8, 8))
     with pytest.raises(ValueError, match="k: expected"):
