@@ -17,6 +17,13 @@ exception raised by the student's code becomes that feedback instead of a deep
 traceback. Tools and tests that want the outcome as data call :func:`evaluate`, which
 does the same check silently and returns a :class:`Report`.
 
+A ``"kernel"`` question takes the student's ``@triton.jit`` function itself; the staff
+wrapper registered with the question (``launch``) allocates the outputs, picks the
+grid and launches it, in Triton's CPU interpreter on a laptop or compiled on a GPU
+(:mod:`effteach.grading_triton`)::
+
+    check(softmax_kernel, "foundations.q4")
+
 Book: book/howto.md, "Teaching with the assignments".
 """
 
@@ -66,13 +73,21 @@ class Question:
         qid: ``"<slug>.qN"``.
         prompt: one line saying what is asked.
         kind: ``"function"`` (answer is called on each case), ``"value"`` (answer is
-            compared with the reference as is) or ``"sympy"`` (answer is a SymPy
-            expression or a function returning one, compared symbolically).
+            compared with the reference as is), ``"sympy"`` (answer is a SymPy
+            expression or a function returning one, compared symbolically) or
+            ``"kernel"`` (answer is a ``@triton.jit`` kernel, run on each case by
+            ``launch``; the reference is a plain PyTorch spec of the same case).
         reference: the correct answer (same kind as the student's).
         make_cases: ``(n_cases, seed) -> list of argument tuples``; unused for
             ``"value"`` questions.
         wrong: a known-wrong answer that the check must reject.
         rtol, atol: numerical tolerances for array comparisons.
+        launch: ``"kernel"`` questions: the staff wrapper
+            ``(kernel, *case_args) -> output(s)`` that allocates the outputs, picks
+            the grid and launches the kernel (inputs arrive on the kernel's device).
+        tolerance: ``(*case_args) -> (rtol, atol)`` for one case (say by dtype);
+            None uses ``rtol`` and ``atol`` for every case.
+        output_names: names of the outputs, used in feedback ("lse: max error").
     """
 
     qid: str
@@ -83,6 +98,9 @@ class Question:
     make_cases: Callable[[int, int], list[tuple]] | None = None
     rtol: float = 1e-5
     atol: float = 1e-7
+    launch: Callable[..., Any] | None = None
+    tolerance: Callable[..., tuple[float, float]] | None = None
+    output_names: tuple[str, ...] = ()
 
     @property
     def slug(self) -> str:
@@ -91,6 +109,7 @@ class Question:
 
 
 QUESTIONS: dict[str, Question] = {}
+KINDS = ("function", "value", "sympy", "kernel")
 _LOADED_SLUGS: set[str] = set()
 
 
@@ -104,12 +123,17 @@ def register(question: Question) -> Question:
         raise ValueError(f"qid: expected '<slug>.qN', got {question.qid!r}")
     if question.qid in QUESTIONS:
         raise ValueError(f"qid: {question.qid!r} is already registered")
-    if question.kind not in ("function", "value", "sympy"):
+    if question.kind not in KINDS:
         raise ValueError(
-            f"kind: expected 'function', 'value' or 'sympy', got {question.kind!r}"
+            f"kind: expected one of {', '.join(map(repr, KINDS))}, got "
+            f"{question.kind!r}"
         )
-    if question.kind == "function" and question.make_cases is None:
-        raise ValueError(f"make_cases: required for function question {question.qid}")
+    if question.kind in ("function", "kernel") and question.make_cases is None:
+        raise ValueError(
+            f"make_cases: required for {question.kind} question {question.qid}"
+        )
+    if question.kind == "kernel" and not callable(question.launch):
+        raise ValueError(f"launch: required for kernel question {question.qid}")
     QUESTIONS[question.qid] = question
     return question
 
@@ -214,6 +238,12 @@ def compare_arrays(
 def _call(answer: Callable, args: tuple, qid: str, case: int) -> Any:
     try:
         return answer(*args)
+    except CheckFailed as exc:  # feedback already (a kernel launcher's)
+        if getattr(exc, "case_context", False):  # about this case: say which
+            raise CheckFailed(
+                f"{qid}: case {case} {_describe_args(args)}: {exc}"
+            ) from None
+        raise
     except NotImplementedError:
         raise CheckFailed(
             f"{qid}: not implemented yet (your function raised NotImplementedError)"
@@ -317,7 +347,11 @@ def evaluate(answer: Any, question_id: str, cases: int = 3, seed: int = 0) -> Re
         max_err = compare_arrays(answer, want, q.rtol, q.atol, f"{q.qid}: ")
         n = 1
     else:
-        if not callable(answer):
+        if q.kind == "kernel":
+            from effteach.grading_triton import kernel_launcher
+
+            answer = kernel_launcher(answer, q.launch, q.qid)
+        elif not callable(answer):
             raise CheckFailed(
                 f"{q.qid}: expected a function, got {type(answer).__name__}"
             )
@@ -326,9 +360,24 @@ def evaluate(answer: Any, question_id: str, cases: int = 3, seed: int = 0) -> Re
             got = _call(answer, args, q.qid, i)
             want = q.reference(*args)
             where = f"{q.qid}: case {i} {_describe_args(args)}: "
-            max_err = max(max_err, compare_arrays(got, want, q.rtol, q.atol, where))
+            rtol, atol = q.tolerance(*args) if q.tolerance else (q.rtol, q.atol)
+            max_err = max(max_err, _compare(got, want, rtol, atol, where, q))
             n += 1
     return Report(q.qid, n, max_err)
+
+
+def _compare(got: Any, want: Any, rtol: float, atol: float, where: str, q: Question):
+    """compare_arrays, naming each output by ``q.output_names`` when it has them."""
+    names = q.output_names
+    if not names or not isinstance(want, tuple | list) or len(names) != len(want):
+        return compare_arrays(got, want, rtol, atol, where)
+    if not isinstance(got, tuple | list) or len(got) != len(want):
+        n = len(got) if isinstance(got, tuple | list) else 1
+        raise CheckFailed(f"{where}expected {len(want)} outputs, got {n}")
+    return max(
+        compare_arrays(g, w, rtol, atol, f"{where}{name}: ")
+        for g, w, name in zip(got, want, names, strict=True)
+    )
 
 
 def _cases(q: Question, n: int, seed: int) -> Iterator[tuple]:

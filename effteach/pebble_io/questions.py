@@ -8,7 +8,11 @@ crossover of the two branches of the backward bound, derived in SymPy (q3); and 
 crossover of the exact counts of FlashAttention-2 and square tiling, measured from the
 closed forms (q4). The hidden test of q2 uses :func:`library_schedules_disabled`, so
 an answer must play the schedule itself rather than call
-:func:`~effteach.pebble_io.schedules.fa2_forward`.
+:func:`~effteach.pebble_io.schedules.fa2_forward`. Q5 is a Triton kernel: the inner
+loop of the FlashAttention-2 forward (online softmax with rescaling, the tail and
+causal masks) and its log-sum-exp output, run by :func:`launch_attention` in the CPU
+interpreter on a laptop; its typical bugs are kept in :data:`ATTENTION_BUGS`, the
+first of which is the registered wrong answer.
 
 Book: notebooks/pebble_io/assignment.md.
 """
@@ -23,8 +27,16 @@ from collections.abc import Callable, Iterator
 import numpy as np
 import sympy as sp
 import torch
+import triton
+import triton.language as tl
 
 from effteach.grading import Question, register
+from effteach.grading_triton import (
+    SpeedTest,
+    check_guard,
+    guarded_empty,
+    register_speed,
+)
 from effteach.pebble_io import schedules
 from effteach.pebble_io.counts import fa2_fwd_io, fa_fwd_residency
 from effteach.pebble_io.experiments import (
@@ -37,7 +49,9 @@ from effteach.pebble_io.reference import attention_lse_ref, attention_ref
 from effteach.pebble_io.symbolic import symbols
 
 __all__ = [
+    "ATTENTION_BUGS",
     "CROSSOVER_EXPERIMENT",
+    "launch_attention",
     "library_schedules_disabled",
     "on_memory",
     "online_attention",
@@ -368,4 +382,446 @@ register(
         rtol=1e-6,
         atol=0.0,
     )
+)
+
+
+# ----------------------------------------------------------------------- q5
+LOG2E = 1.4426950408889634  # exp(x) = exp2(x * log2 e)
+#: tiles of the graded launch (the interpreter runs any size; a GPU wants >= 16)
+Q5_BLOCK = 16
+
+
+@triton.jit
+def _attn_kernel_ref(
+    q_ptr, k_ptr, v_ptr, o_ptr, lse_ptr, n_ctx, scale_log2,
+    CAUSAL: tl.constexpr, D: tl.constexpr, BLOCK_M: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+):
+    # the staff solution: the loop of kernels/pebble_io.py, lse in natural log
+    start_m = tl.program_id(0)
+    bh = tl.program_id(1)
+    base = bh.to(tl.int64) * n_ctx * D
+    offs_m = start_m * BLOCK_M + tl.arange(0, BLOCK_M)
+    offs_d = tl.arange(0, D)
+    row_ok = offs_m < n_ctx
+    q = tl.load(q_ptr + base + offs_m[:, None] * D + offs_d[None, :],
+                mask=row_ok[:, None], other=0.0)
+    m_i = tl.full((BLOCK_M,), -float("inf"), tl.float32)
+    l_i = tl.zeros((BLOCK_M,), tl.float32)
+    acc = tl.zeros((BLOCK_M, D), tl.float32)
+    hi = n_ctx
+    if CAUSAL:
+        hi = tl.minimum((start_m + 1) * BLOCK_M, n_ctx)
+    for start_n in range(0, hi, BLOCK_N):
+        offs_n = start_n + tl.arange(0, BLOCK_N)
+        col_ok = offs_n < n_ctx
+        k = tl.load(k_ptr + base + offs_n[:, None] * D + offs_d[None, :],
+                    mask=col_ok[:, None], other=0.0)
+        v = tl.load(v_ptr + base + offs_n[:, None] * D + offs_d[None, :],
+                    mask=col_ok[:, None], other=0.0)
+        s = tl.dot(q, tl.trans(k)) * scale_log2
+        keep = col_ok[None, :]
+        if CAUSAL:
+            keep = keep & (offs_n[None, :] <= offs_m[:, None])
+        s = tl.where(keep, s, -float("inf"))
+        m_new = tl.maximum(m_i, tl.max(s, axis=1))
+        alpha = tl.math.exp2(m_i - m_new)
+        p = tl.math.exp2(s - m_new[:, None])
+        l_i = l_i * alpha + tl.sum(p, axis=1)
+        acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v)
+        m_i = m_new
+    out = acc / l_i[:, None]
+    lse = (m_i + tl.math.log2(l_i)) * 0.6931471805599453  # log2 units -> ln
+    tl.store(o_ptr + base + offs_m[:, None] * D + offs_d[None, :],
+             out.to(o_ptr.dtype.element_ty), mask=row_ok[:, None])
+    tl.store(lse_ptr + bh.to(tl.int64) * n_ctx + offs_m, lse, mask=row_ok)
+
+
+@triton.jit
+def _attn_kernel_no_rescale(
+    q_ptr, k_ptr, v_ptr, o_ptr, lse_ptr, n_ctx, scale_log2,
+    CAUSAL: tl.constexpr, D: tl.constexpr, BLOCK_M: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+):
+    # rescales the running sum l but not the accumulator: acc += P V only
+    start_m = tl.program_id(0)
+    bh = tl.program_id(1)
+    base = bh.to(tl.int64) * n_ctx * D
+    offs_m = start_m * BLOCK_M + tl.arange(0, BLOCK_M)
+    offs_d = tl.arange(0, D)
+    row_ok = offs_m < n_ctx
+    q = tl.load(q_ptr + base + offs_m[:, None] * D + offs_d[None, :],
+                mask=row_ok[:, None], other=0.0)
+    m_i = tl.full((BLOCK_M,), -float("inf"), tl.float32)
+    l_i = tl.zeros((BLOCK_M,), tl.float32)
+    acc = tl.zeros((BLOCK_M, D), tl.float32)
+    hi = n_ctx
+    if CAUSAL:
+        hi = tl.minimum((start_m + 1) * BLOCK_M, n_ctx)
+    for start_n in range(0, hi, BLOCK_N):
+        offs_n = start_n + tl.arange(0, BLOCK_N)
+        col_ok = offs_n < n_ctx
+        k = tl.load(k_ptr + base + offs_n[:, None] * D + offs_d[None, :],
+                    mask=col_ok[:, None], other=0.0)
+        v = tl.load(v_ptr + base + offs_n[:, None] * D + offs_d[None, :],
+                    mask=col_ok[:, None], other=0.0)
+        s = tl.dot(q, tl.trans(k)) * scale_log2
+        keep = col_ok[None, :]
+        if CAUSAL:
+            keep = keep & (offs_n[None, :] <= offs_m[:, None])
+        s = tl.where(keep, s, -float("inf"))
+        m_new = tl.maximum(m_i, tl.max(s, axis=1))
+        alpha = tl.math.exp2(m_i - m_new)
+        p = tl.math.exp2(s - m_new[:, None])
+        l_i = l_i * alpha + tl.sum(p, axis=1)
+        acc = acc + tl.dot(p.to(v.dtype), v)
+        m_i = m_new
+    out = acc / l_i[:, None]
+    lse = (m_i + tl.math.log2(l_i)) * 0.6931471805599453
+    tl.store(o_ptr + base + offs_m[:, None] * D + offs_d[None, :],
+             out.to(o_ptr.dtype.element_ty), mask=row_ok[:, None])
+    tl.store(lse_ptr + bh.to(tl.int64) * n_ctx + offs_m, lse, mask=row_ok)
+
+
+@triton.jit
+def _attn_kernel_mask_after_max(
+    q_ptr, k_ptr, v_ptr, o_ptr, lse_ptr, n_ctx, scale_log2,
+    CAUSAL: tl.constexpr, D: tl.constexpr, BLOCK_M: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+):
+    # takes the row maximum over masked scores too, then zeroes the masked P:
+    # exact in theory, but a large masked score makes every exp2 underflow
+    start_m = tl.program_id(0)
+    bh = tl.program_id(1)
+    base = bh.to(tl.int64) * n_ctx * D
+    offs_m = start_m * BLOCK_M + tl.arange(0, BLOCK_M)
+    offs_d = tl.arange(0, D)
+    row_ok = offs_m < n_ctx
+    q = tl.load(q_ptr + base + offs_m[:, None] * D + offs_d[None, :],
+                mask=row_ok[:, None], other=0.0)
+    m_i = tl.full((BLOCK_M,), -float("inf"), tl.float32)
+    l_i = tl.zeros((BLOCK_M,), tl.float32)
+    acc = tl.zeros((BLOCK_M, D), tl.float32)
+    hi = n_ctx
+    if CAUSAL:
+        hi = tl.minimum((start_m + 1) * BLOCK_M, n_ctx)
+    for start_n in range(0, hi, BLOCK_N):
+        offs_n = start_n + tl.arange(0, BLOCK_N)
+        col_ok = offs_n < n_ctx
+        k = tl.load(k_ptr + base + offs_n[:, None] * D + offs_d[None, :],
+                    mask=col_ok[:, None], other=0.0)
+        v = tl.load(v_ptr + base + offs_n[:, None] * D + offs_d[None, :],
+                    mask=col_ok[:, None], other=0.0)
+        s = tl.dot(q, tl.trans(k)) * scale_log2
+        keep = col_ok[None, :]
+        if CAUSAL:
+            keep = keep & (offs_n[None, :] <= offs_m[:, None])
+        m_new = tl.maximum(m_i, tl.max(s, axis=1))
+        alpha = tl.math.exp2(m_i - m_new)
+        p = tl.where(keep, tl.math.exp2(s - m_new[:, None]), 0.0)
+        l_i = l_i * alpha + tl.sum(p, axis=1)
+        acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v)
+        m_i = m_new
+    out = acc / l_i[:, None]
+    lse = (m_i + tl.math.log2(l_i)) * 0.6931471805599453
+    tl.store(o_ptr + base + offs_m[:, None] * D + offs_d[None, :],
+             out.to(o_ptr.dtype.element_ty), mask=row_ok[:, None])
+    tl.store(lse_ptr + bh.to(tl.int64) * n_ctx + offs_m, lse, mask=row_ok)
+
+
+@triton.jit
+def _attn_kernel_tail_off_by_one(
+    q_ptr, k_ptr, v_ptr, o_ptr, lse_ptr, n_ctx, scale_log2,
+    CAUSAL: tl.constexpr, D: tl.constexpr, BLOCK_M: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+):
+    # the tail mask keeps key n_ctx (offs_n <= n_ctx): a zero key, score 0, gets in
+    start_m = tl.program_id(0)
+    bh = tl.program_id(1)
+    base = bh.to(tl.int64) * n_ctx * D
+    offs_m = start_m * BLOCK_M + tl.arange(0, BLOCK_M)
+    offs_d = tl.arange(0, D)
+    row_ok = offs_m < n_ctx
+    q = tl.load(q_ptr + base + offs_m[:, None] * D + offs_d[None, :],
+                mask=row_ok[:, None], other=0.0)
+    m_i = tl.full((BLOCK_M,), -float("inf"), tl.float32)
+    l_i = tl.zeros((BLOCK_M,), tl.float32)
+    acc = tl.zeros((BLOCK_M, D), tl.float32)
+    hi = n_ctx
+    if CAUSAL:
+        hi = tl.minimum((start_m + 1) * BLOCK_M, n_ctx)
+    for start_n in range(0, hi, BLOCK_N):
+        offs_n = start_n + tl.arange(0, BLOCK_N)
+        col_ok = offs_n < n_ctx
+        k = tl.load(k_ptr + base + offs_n[:, None] * D + offs_d[None, :],
+                    mask=col_ok[:, None], other=0.0)
+        v = tl.load(v_ptr + base + offs_n[:, None] * D + offs_d[None, :],
+                    mask=col_ok[:, None], other=0.0)
+        s = tl.dot(q, tl.trans(k)) * scale_log2
+        keep = offs_n[None, :] <= n_ctx
+        if CAUSAL:
+            keep = keep & (offs_n[None, :] <= offs_m[:, None])
+        s = tl.where(keep, s, -float("inf"))
+        m_new = tl.maximum(m_i, tl.max(s, axis=1))
+        alpha = tl.math.exp2(m_i - m_new)
+        p = tl.math.exp2(s - m_new[:, None])
+        l_i = l_i * alpha + tl.sum(p, axis=1)
+        acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v)
+        m_i = m_new
+    out = acc / l_i[:, None]
+    lse = (m_i + tl.math.log2(l_i)) * 0.6931471805599453
+    tl.store(o_ptr + base + offs_m[:, None] * D + offs_d[None, :],
+             out.to(o_ptr.dtype.element_ty), mask=row_ok[:, None])
+    tl.store(lse_ptr + bh.to(tl.int64) * n_ctx + offs_m, lse, mask=row_ok)
+
+
+@triton.jit
+def _attn_kernel_causal_off_by_one(
+    q_ptr, k_ptr, v_ptr, o_ptr, lse_ptr, n_ctx, scale_log2,
+    CAUSAL: tl.constexpr, D: tl.constexpr, BLOCK_M: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+):
+    # the causal mask is j < i: no query sees itself, and query 0 sees nothing
+    start_m = tl.program_id(0)
+    bh = tl.program_id(1)
+    base = bh.to(tl.int64) * n_ctx * D
+    offs_m = start_m * BLOCK_M + tl.arange(0, BLOCK_M)
+    offs_d = tl.arange(0, D)
+    row_ok = offs_m < n_ctx
+    q = tl.load(q_ptr + base + offs_m[:, None] * D + offs_d[None, :],
+                mask=row_ok[:, None], other=0.0)
+    m_i = tl.full((BLOCK_M,), -float("inf"), tl.float32)
+    l_i = tl.zeros((BLOCK_M,), tl.float32)
+    acc = tl.zeros((BLOCK_M, D), tl.float32)
+    hi = n_ctx
+    if CAUSAL:
+        hi = tl.minimum((start_m + 1) * BLOCK_M, n_ctx)
+    for start_n in range(0, hi, BLOCK_N):
+        offs_n = start_n + tl.arange(0, BLOCK_N)
+        col_ok = offs_n < n_ctx
+        k = tl.load(k_ptr + base + offs_n[:, None] * D + offs_d[None, :],
+                    mask=col_ok[:, None], other=0.0)
+        v = tl.load(v_ptr + base + offs_n[:, None] * D + offs_d[None, :],
+                    mask=col_ok[:, None], other=0.0)
+        s = tl.dot(q, tl.trans(k)) * scale_log2
+        keep = col_ok[None, :]
+        if CAUSAL:
+            keep = keep & (offs_n[None, :] < offs_m[:, None])
+        s = tl.where(keep, s, -float("inf"))
+        m_new = tl.maximum(m_i, tl.max(s, axis=1))
+        alpha = tl.math.exp2(m_i - m_new)
+        p = tl.math.exp2(s - m_new[:, None])
+        l_i = l_i * alpha + tl.sum(p, axis=1)
+        acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v)
+        m_i = m_new
+    out = acc / l_i[:, None]
+    lse = (m_i + tl.math.log2(l_i)) * 0.6931471805599453
+    tl.store(o_ptr + base + offs_m[:, None] * D + offs_d[None, :],
+             out.to(o_ptr.dtype.element_ty), mask=row_ok[:, None])
+    tl.store(lse_ptr + bh.to(tl.int64) * n_ctx + offs_m, lse, mask=row_ok)
+
+
+@triton.jit
+def _attn_kernel_lse_log2(
+    q_ptr, k_ptr, v_ptr, o_ptr, lse_ptr, n_ctx, scale_log2,
+    CAUSAL: tl.constexpr, D: tl.constexpr, BLOCK_M: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+):
+    # stores m + log2 l, the base-2 log-sum-exp (what the lecture's kernel keeps
+    # for its own backward), where the question asks for the natural log
+    start_m = tl.program_id(0)
+    bh = tl.program_id(1)
+    base = bh.to(tl.int64) * n_ctx * D
+    offs_m = start_m * BLOCK_M + tl.arange(0, BLOCK_M)
+    offs_d = tl.arange(0, D)
+    row_ok = offs_m < n_ctx
+    q = tl.load(q_ptr + base + offs_m[:, None] * D + offs_d[None, :],
+                mask=row_ok[:, None], other=0.0)
+    m_i = tl.full((BLOCK_M,), -float("inf"), tl.float32)
+    l_i = tl.zeros((BLOCK_M,), tl.float32)
+    acc = tl.zeros((BLOCK_M, D), tl.float32)
+    hi = n_ctx
+    if CAUSAL:
+        hi = tl.minimum((start_m + 1) * BLOCK_M, n_ctx)
+    for start_n in range(0, hi, BLOCK_N):
+        offs_n = start_n + tl.arange(0, BLOCK_N)
+        col_ok = offs_n < n_ctx
+        k = tl.load(k_ptr + base + offs_n[:, None] * D + offs_d[None, :],
+                    mask=col_ok[:, None], other=0.0)
+        v = tl.load(v_ptr + base + offs_n[:, None] * D + offs_d[None, :],
+                    mask=col_ok[:, None], other=0.0)
+        s = tl.dot(q, tl.trans(k)) * scale_log2
+        keep = col_ok[None, :]
+        if CAUSAL:
+            keep = keep & (offs_n[None, :] <= offs_m[:, None])
+        s = tl.where(keep, s, -float("inf"))
+        m_new = tl.maximum(m_i, tl.max(s, axis=1))
+        alpha = tl.math.exp2(m_i - m_new)
+        p = tl.math.exp2(s - m_new[:, None])
+        l_i = l_i * alpha + tl.sum(p, axis=1)
+        acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v)
+        m_i = m_new
+    out = acc / l_i[:, None]
+    lse = m_i + tl.math.log2(l_i)
+    tl.store(o_ptr + base + offs_m[:, None] * D + offs_d[None, :],
+             out.to(o_ptr.dtype.element_ty), mask=row_ok[:, None])
+    tl.store(lse_ptr + bh.to(tl.int64) * n_ctx + offs_m, lse, mask=row_ok)
+
+
+#: typical bugs of Q5, each a whole kernel: name -> kernel (the first is registered)
+ATTENTION_BUGS = {
+    "no rescale of the accumulator": _attn_kernel_no_rescale,
+    "mask applied after the max": _attn_kernel_mask_after_max,
+    "off-by-one tail mask (offs_n <= n_ctx)": _attn_kernel_tail_off_by_one,
+    "off-by-one causal mask (j < i)": _attn_kernel_causal_off_by_one,
+    "lse in the wrong base (log2, not ln)": _attn_kernel_lse_log2,
+}
+
+
+def launch_attention(kernel, q, k, v, causal: bool, config=None):
+    """Run a FlashAttention-2 forward kernel as the grader does.
+
+    Grid ``(cdiv(n_ctx, BLOCK_M), batch * n_heads)``, scale ``1/sqrt(d_head)``
+    passed times ``log2 e``, tiles of ``Q5_BLOCK`` (or ``config``); both outputs are
+    followed by guard elements (:func:`guarded_empty`).
+
+    Args:
+        kernel: a ``@triton.jit`` kernel with the signature of Q5.
+        q: queries, (batch, n_heads, n_ctx, d_head), contiguous, on the kernel's
+            device; ``d_head`` a power of two >= 16.
+        k: keys, the same shape and dtype.
+        v: values, the same shape and dtype.
+        causal: mask keys after each query.
+        config: ``(BLOCK_M, BLOCK_N, num_warps, num_stages)``, for a GPU.
+
+    Returns:
+        ``(o, lse)``: o like ``q``; lse (batch, n_heads, n_ctx) float32, natural log.
+
+    Raises:
+        CheckFailed: if the kernel wrote past the end of an output.
+
+    Book: notebooks/pebble_io/assignment.md, Q5.
+    """
+    b, h, n, d = q.shape
+    bm, bn, warps, stages = config or (Q5_BLOCK, Q5_BLOCK, 1, 1)
+    o_buf, o = guarded_empty((b, h, n, d), q.dtype, q.device)
+    lse_buf, lse = guarded_empty((b, h, n), torch.float32, q.device)
+    grid = (triton.cdiv(n, bm), b * h)
+    kernel[grid](q.contiguous(), k.contiguous(), v.contiguous(), o, lse, n,
+                 LOG2E / math.sqrt(d), CAUSAL=bool(causal), D=d, BLOCK_M=bm,
+                 BLOCK_N=bn, num_warps=warps, num_stages=stages)
+    check_guard(o_buf, o, "o")
+    check_guard(lse_buf, lse, "lse")
+    return o, lse
+
+
+def _attention_spec(q, k, v, causal):
+    """The reference: ``attention_ref`` and ``attention_lse_ref`` per head, float64."""
+    b, h, n, d = q.shape
+    o = np.empty((b, h, n, d))
+    lse = np.empty((b, h, n))
+    for i in range(b):
+        for j in range(h):
+            qh, kh, vh = (t[i, j].double().numpy() for t in (q, k, v))
+            o[i, j] = attention_ref(qh, kh, vh, causal=bool(causal))
+            lse[i, j] = attention_lse_ref(qh, kh, causal=bool(causal))
+    return o, lse
+
+
+def _attention_tolerance(q, k, v, causal) -> tuple[float, float]:
+    """fp16: P is rounded to fp16 before P V; fp32: TF32 dots on a GPU."""
+    return (5e-3, 5e-3) if q.dtype == torch.float16 else (2e-3, 2e-3)
+
+
+def _attention_cases(n: int, seed: int) -> list[tuple]:
+    """Seeded cases of Q5 (d_head 16, tiles of 16), ragged n first.
+
+    Case 0: n = 37 (three key tiles, the last of 5), not causal, fp32, two heads.
+    Case 1: n = 37, causal, fp16. Case 2: n = 21, causal, fp32, built so that the
+    masked scores of a tile (later keys, and the zero keys past the end) exceed the
+    allowed ones by far: scores grow with the key index, all negative, so that a
+    maximum taken before masking makes every exp2 of a row underflow. Later: n
+    from 1 to 40 (1 and 5 among them), causal or not, fp32 or fp16.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    d = 16
+    cases = []
+    for i in range(n):
+        dtype = torch.float16 if i % 2 else torch.float32
+        heads = 2 if i % 3 == 0 else 1
+        if i == 0:
+            n_ctx, causal = 37, False
+        elif i == 1:
+            n_ctx, causal = 37, True
+        elif i == 3:
+            n_ctx, causal = 1, False
+        elif i == 4:
+            n_ctx, causal = 5, True
+        else:
+            n_ctx = 1 + int(torch.randint(0, 40, (), generator=gen))
+            causal = bool(i % 2)
+        q, k, v = (torch.randn(1, heads, n_ctx, d, generator=gen) for _ in range(3))
+        if i == 2:
+            n_ctx, causal = 21, True
+            u = torch.ones(d) / math.sqrt(d)
+            rows = torch.arange(n_ctx, dtype=torch.float32)
+            q = (-8.0 * u).expand(1, 1, n_ctx, d).clone()  # every query: -8 u
+            k = ((40.0 - 4.0 * rows)[:, None] * u).expand(1, 1, n_ctx, d).clone()
+            q = q + 0.05 * torch.randn(q.shape, generator=gen)
+            k = k + 0.05 * torch.randn(k.shape, generator=gen)
+            v = torch.randn(1, 1, n_ctx, d, generator=gen)
+        cases.append((q.to(dtype), k.to(dtype), v.to(dtype), causal))
+    return cases
+
+
+register(
+    Question(
+        qid="pebble_io.q5",
+        prompt="attn_fwd_kernel: the inner loop of the FlashAttention-2 forward "
+        "(online softmax with rescaling, tail and causal masks) and the natural-log "
+        "log-sum-exp it stores.",
+        kind="kernel",
+        reference=_attention_spec,
+        wrong=_attn_kernel_no_rescale,
+        make_cases=_attention_cases,
+        launch=launch_attention,
+        tolerance=_attention_tolerance,
+        output_names=("o", "lse"),
+    )
+)
+
+
+def _speed_inputs() -> tuple:
+    gen = torch.Generator(device="cuda").manual_seed(0)
+    shape = (4, 32, 4096, 64)
+    q, k, v = (torch.randn(shape, device="cuda", dtype=torch.bfloat16, generator=gen)
+               for _ in range(3))
+    return q, k, v
+
+
+def _speed_launch(kernel, q, k, v):
+    return launch_attention(kernel, q, k, v, True, config=(64, 64, 4, 3))
+
+
+def _sdpa_flash(q, k, v):
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    with sdpa_kernel(SDPBackend.FLASH_ATTENTION):
+        return torch.nn.functional.scaled_dot_product_attention(q, k, v,
+                                                                is_causal=True)
+
+
+register_speed(
+    "pebble_io.q5",
+    SpeedTest(
+        label="bf16, causal, batch 4, 32 heads, n = 4096, d = 64",
+        make_inputs=_speed_inputs,
+        launch=_speed_launch,
+        baseline=_sdpa_flash,
+        baseline_name="SDPA-flash",
+        slug="pebble_io",
+        record={"impl": "triton", "pass": "fwd", "dtype": "bfloat16", "d_head": 64,
+                "n_ctx": 4096, "causal": True},
+        ratio_key="ratio_vs_sdpa_flash",
+    ),
 )
