@@ -29,8 +29,9 @@ Two layers, so that every public function refuses bad input by name (issue 21):
 
 2. Value checks that hints cannot express (ranges, NaN in tensors, shapes, dtypes):
    :func:`check_int`, :func:`check_float`, :func:`check_tensor`,
-   :func:`check_labels`. Each raises ``ValueError`` (``TypeError`` for a wrong type)
-   whose message starts with the argument's name.
+   :func:`check_labels`, :func:`check_sizes` (model configs), ... Each raises
+   ``ValueError`` (``TypeError`` for a wrong type) whose message starts with the
+   argument's name.
 
 Book: book/howto.md (bad input gets a clear error).
 """
@@ -52,6 +53,7 @@ __all__ = [
     "check_float",
     "check_tensor",
     "check_labels",
+    "check_sizes",
     "check_sequence",
 ]
 
@@ -255,3 +257,24 @@ def check_sequence(
     if length is not None and len(items) != length:
         raise ValueError(f"{name}: expected {length} items, got {len(items)}")
     return items
+
+
+def check_sizes(config: Any) -> None:
+    """Check a sizes dataclass: every ``int`` field >= 1, every ``float`` field > 0.
+
+    For model configs (call it from ``__post_init__``); the types themselves are
+    checked by :func:`typed`.
+
+    Raises:
+        ValueError: naming the first field out of range.
+    """
+    import dataclasses
+
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if isinstance(value, bool):
+            continue
+        if isinstance(value, (int, np.integer)):
+            check_int(f.name, value, low=1)
+        elif isinstance(value, (float, np.floating)):
+            check_float(f.name, value, low=0, low_open=True)
