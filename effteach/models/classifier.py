@@ -13,7 +13,10 @@ import dataclasses
 import torch
 from torch import nn
 
+from effteach.checks import check_sizes, typed
 
+
+@typed
 @dataclasses.dataclass(frozen=True)
 class DigitClassifierConfig:
     """Sizes of the digit classifier."""
@@ -22,10 +25,14 @@ class DigitClassifierConfig:
     d_features: int = 64
     n_classes: int = 10
 
+    def __post_init__(self):
+        check_sizes(self)
+
 
 class DigitClassifier(nn.Module):
     """conv(3×3) → conv(3×3) → pool → linear features → logits, for (n, 1, 8, 8)."""
 
+    @typed
     def __init__(self, cfg: DigitClassifierConfig):
         super().__init__()
         self.cfg = cfg

@@ -17,9 +17,11 @@ import dataclasses
 import torch
 from torch import nn
 
+from effteach.checks import check_sizes, typed
 from effteach.models.layers import Attention, timestep_embedding
 
 
+@typed
 @dataclasses.dataclass(frozen=True)
 class DiTConfig:
     """Sizes of a TinyDiT."""
@@ -32,6 +34,9 @@ class DiTConfig:
     n_heads: int = 4
     mlp_ratio: float = 4.0
     n_classes: int = 10  # label n_classes is the "null" class used by CFG
+
+    def __post_init__(self):
+        check_sizes(self)
 
 
 def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor):
@@ -115,6 +120,7 @@ class TinyDiT(nn.Module):
     Book: notebooks/zoo/models.md, "TinyDiT".
     """
 
+    @typed
     def __init__(self, cfg: DiTConfig):
         super().__init__()
         if cfg.img_size % cfg.patch:

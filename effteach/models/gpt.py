@@ -14,9 +14,11 @@ import dataclasses
 import torch
 from torch import nn
 
+from effteach.checks import check_float, check_int, check_sizes, check_tensor, typed
 from effteach.models.layers import Attention, KVCache, RMSNorm, SwiGLU, rope_tables
 
 
+@typed
 @dataclasses.dataclass(frozen=True)
 class GPTConfig:
     """Sizes of a TinyGPT."""
@@ -28,6 +30,9 @@ class GPTConfig:
     n_heads: int = 4
     d_ff: int = 344
     rope_base: float = 10000.0
+
+    def __post_init__(self):
+        check_sizes(self)
 
 
 class DecoderLayer(nn.Module):
@@ -56,6 +61,7 @@ class TinyGPT(nn.Module):
     Book: notebooks/zoo/models.md, "TinyGPT".
     """
 
+    @typed
     def __init__(self, cfg: GPTConfig):
         super().__init__()
         self.cfg = cfg
@@ -97,6 +103,7 @@ class TinyGPT(nn.Module):
         return KVCache(self.cfg.n_layers)
 
     @torch.no_grad()
+    @typed
     def generate(
         self, prompt: torch.Tensor, n_new: int, temperature: float = 0.0, seed: int = 0
     ) -> torch.Tensor:
@@ -105,6 +112,14 @@ class TinyGPT(nn.Module):
         ``temperature=0`` is greedy; otherwise tokens are sampled with a seeded
         generator.
         """
+        check_tensor("prompt", prompt, ndim=2, dtype=torch.long)
+        if int(prompt.max()) >= self.cfg.vocab_size or int(prompt.min()) < 0:
+            raise ValueError(f"prompt: ids must lie in [0, {self.cfg.vocab_size})")
+        if prompt.shape[1] > self.cfg.n_ctx:
+            raise ValueError(f"prompt: {prompt.shape[1]} tokens exceed "
+                             f"n_ctx={self.cfg.n_ctx}")
+        check_int("n_new", n_new, low=0)
+        check_float("temperature", temperature, low=0)
         g = torch.Generator(device=prompt.device).manual_seed(seed)
         cache = self.new_cache()
         logits = self(prompt, cache)[:, -1]

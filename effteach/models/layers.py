@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from effteach.checks import check_int, typed
+
 
 class RMSNorm(nn.Module):
     """Root-mean-square layer norm (no mean subtraction, no bias), as in LLaMA."""
@@ -53,7 +55,9 @@ class KVCache:
     ``cache[i]`` is ``None`` or ``(k, v)`` of shape (batch, n_heads, n_past, d_head).
     """
 
+    @typed
     def __init__(self, n_layers: int):
+        check_int("n_layers", n_layers, low=1)
         self.layers: list[tuple[torch.Tensor, torch.Tensor] | None] = [None] * n_layers
 
     @property

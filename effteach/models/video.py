@@ -20,11 +20,13 @@ import dataclasses
 import torch
 from torch import nn
 
+from effteach.checks import check_int, check_sizes, check_tensor, typed
 from effteach.models.dit import DiTBlock, FinalLayer, patchify, unpatchify
 from effteach.models.gpt import GPTConfig, TinyGPT
 from effteach.models.layers import timestep_embedding
 
 
+@typed
 @dataclasses.dataclass(frozen=True)
 class VideoDiTConfig:
     """Sizes of a TinyVideoDiT."""
@@ -43,6 +45,9 @@ class VideoDiTConfig:
     # a rollout must be decided from the context alone
     prediction: str = "x0"
 
+    def __post_init__(self):
+        check_sizes(self)
+
 
 class TinyVideoDiT(nn.Module):
     """Context-conditioned video diffusion transformer with full 3-D attention.
@@ -54,6 +59,7 @@ class TinyVideoDiT(nn.Module):
     Book: notebooks/zoo/models.md, "Video models".
     """
 
+    @typed
     def __init__(self, cfg: VideoDiTConfig):
         super().__init__()
         if cfg.img_size % cfg.patch:
@@ -148,8 +154,11 @@ class PatchVQ(nn.Module):
         channels: image channels.
     """
 
+    @typed
     def __init__(self, n_codes: int = 128, patch: int = 4, channels: int = 1):
         super().__init__()
+        for name, v in (("n_codes", n_codes), ("patch", patch), ("channels", channels)):
+            check_int(name, v, low=1)
         self.patch, self.channels = patch, channels
         self.register_buffer("codebook", torch.zeros(n_codes, patch * patch * channels))
 
@@ -183,18 +192,36 @@ class PatchVQ(nn.Module):
         self.codebook.copy_(cb)
         return float(((x - cb[torch.cdist(x, cb).argmin(1)]) ** 2).mean())
 
+    @typed
     def encode(self, frames: torch.Tensor) -> torch.Tensor:
         """(n, C, H, W) frames -> (n, tokens_per_frame) code ids (long)."""
+        check_tensor("frames", frames, shape=(None, self.channels, None, None),
+                     kind="float", shape_of="(n, channels, H, W)")
+        if frames.shape[2] % self.patch or frames.shape[3] % self.patch:
+            raise ValueError(f"frames: H and W must be multiples of patch="
+                             f"{self.patch}, got {tuple(frames.shape)}")
         x = patchify(frames, self.patch)
         return torch.cdist(x, self.codebook[None].expand(len(x), -1, -1)).argmin(-1)
 
+    @typed
     def decode(self, codes: torch.Tensor, img_size: int) -> torch.Tensor:
         """(n, tokens_per_frame) code ids -> (n, C, img_size, img_size) frames."""
+        check_int("img_size", img_size, low=1)
+        if img_size % self.patch:
+            raise ValueError(f"img_size: must be a multiple of patch={self.patch}, "
+                             f"got {img_size}")
+        tpf = (img_size // self.patch) ** 2
+        check_tensor("codes", codes, shape=(None, tpf), kind="int",
+                     shape_of="(n, (img_size // patch) ** 2)")
+        n_codes = self.codebook.shape[0]
+        if int(codes.min()) < 0 or int(codes.max()) >= n_codes:
+            raise ValueError(f"codes: ids must lie in [0, {n_codes})")
         return unpatchify(
             self.codebook[codes], self.patch, self.channels, img_size, img_size
         )
 
 
+@typed
 @dataclasses.dataclass(frozen=True)
 class ARVideoConfig:
     """Sizes of a TinyARVideo (tokenizer + decoder)."""
@@ -208,6 +235,9 @@ class ARVideoConfig:
     n_heads: int = 4
     d_ff: int = 344
 
+    def __post_init__(self):
+        check_sizes(self)
+
     @property
     def tokens_per_frame(self) -> int:
         """Patches per frame."""
@@ -220,6 +250,7 @@ class TinyARVideo(nn.Module):
     Book: notebooks/zoo/models.md, "Video models".
     """
 
+    @typed
     def __init__(self, cfg: ARVideoConfig):
         super().__init__()
         self.cfg = cfg
