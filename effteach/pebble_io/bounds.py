@@ -21,8 +21,11 @@ Book: notebooks/pebble_io/lecture.md, "Bounds".
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
+from effteach.checks import typed
 from effteach.pebble_io.counts import _check_size
 
 __all__ = [
@@ -37,7 +40,12 @@ __all__ = [
 
 
 def _sram(sram):
-    m = np.asarray(sram, dtype=np.float64)
+    m = np.asarray(sram)
+    if m.dtype.kind not in "iuf":
+        raise TypeError(
+            f"sram: expected a number or an array of numbers, got {type(sram).__name__}"
+        )
+    m = m.astype(np.float64)
     if m.size == 0 or not np.all(np.isfinite(m)) or np.any(m <= 0):
         raise ValueError(f"sram: expected positive word counts, got {sram!r}")
     return m
@@ -47,7 +55,8 @@ def _out(x):
     return float(x) if np.ndim(x) == 0 else x
 
 
-def forward_bound(n_ctx: int, d_head: int, sram):
+@typed
+def forward_bound(n_ctx: int, d_head: int, sram: float | np.ndarray | Sequence):
     """``min(n²d/√M, n²d²/M)``: the forward pass's tight bound, constant 1.
 
     The two branches meet at ``M = d²``, where both equal n². Valid for standard
@@ -61,7 +70,8 @@ def forward_bound(n_ctx: int, d_head: int, sram):
     return _out(np.minimum(n * n * d / np.sqrt(m), n * n * d * d / m))
 
 
-def backward_bound(n_ctx: int, d_head: int, sram):
+@typed
+def backward_bound(n_ctx: int, d_head: int, sram: float | np.ndarray | Sequence):
     """``min((n²d² + nd³)/M, (n²d + nd²)/√M)``: the backward pass's bound.
 
     Since ``n²d² + nd³ = d (n²d + nd²)``, the branches' ratio is exactly ``d/√M``,
@@ -78,6 +88,7 @@ def backward_bound(n_ctx: int, d_head: int, sram):
                            (n * n * d + n * d * d) / np.sqrt(m)))
 
 
+@typed
 def trivial_floor(n_ctx: int, d_head: int, backward: bool = False) -> int:
     """Words any schedule must move: read every input once, write every output.
 
@@ -92,7 +103,11 @@ def trivial_floor(n_ctx: int, d_head: int, backward: bool = False) -> int:
     return (7 if backward else 4) * n * d
 
 
-def hong_kung_bound(n_ctx: int, d_head: int, sram, backward: bool = False):
+@typed
+def hong_kung_bound(
+    n_ctx: int, d_head: int, sram: float | np.ndarray | Sequence,
+    backward: bool = False,
+):
     """An explicit lower bound, ``p n²d / (2 + √(4M + M²/d²)) - M`` (at least 0).
 
     ``p = 1`` for the forward (the n²d products ``Q_il K_jl``), ``p = 2`` for the
@@ -129,7 +144,11 @@ def hong_kung_bound(n_ctx: int, d_head: int, sram, backward: bool = False):
                            - m))
 
 
-def lower_bound(n_ctx: int, d_head: int, sram, backward: bool = False):
+@typed
+def lower_bound(
+    n_ctx: int, d_head: int, sram: float | np.ndarray | Sequence,
+    backward: bool = False,
+):
     """``max(trivial_floor, hong_kung_bound)``: every schedule moves at least this.
 
     Paper: derived here [R] from Hong & Kung / Saha & Ye [C].
@@ -139,7 +158,8 @@ def lower_bound(n_ctx: int, d_head: int, sram, backward: bool = False):
                            hong_kung_bound(n_ctx, d_head, sram, backward)))
 
 
-def sparse_bound(z_in: int, z_qk: int, sram):
+@typed
+def sparse_bound(z_in: int, z_qk: int, sram: float | np.ndarray | Sequence):
     """``min(Z_in²/M, Z_in √Z_qk / √M)``: our guess at the sparse lower bound's shape.
 
     ``z_in`` counts the input nonzeros, ``z_qk`` the scores computed. With
@@ -155,7 +175,8 @@ def sparse_bound(z_in: int, z_qk: int, sram):
     return _out(np.minimum(z_in * z_in / m, z_in * np.sqrt(z_qk) / np.sqrt(m)))
 
 
-def regime(d_head: int, sram: int) -> str:
+@typed
+def regime(d_head: int, sram: float) -> str:
     """``"large"`` if ``M >= d²`` (FlashAttention is optimal), else ``"small"``.
 
     Paper: Li et al., arXiv 2410.09397, abstract: the transition at M = Θ(d²) [C].

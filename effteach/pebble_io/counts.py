@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from effteach.checks import check_int, check_sequence, typed
 from effteach.pebble_io.memory import IOCounts
 from effteach.pebble_io.reference import allowed_mask
 
@@ -74,6 +75,12 @@ def _check_size(name: str, value) -> int:
     if value < 1:
         raise ValueError(f"{name}: expected a positive int, got {value}")
     return int(value)
+
+
+def _srams(srams) -> list[int]:
+    """Cache sizes: a sequence of positive ints, each named by its index."""
+    return [check_int(f"srams[{i}]", m, 1)
+            for i, m in enumerate(check_sequence("srams", srams))]
 
 
 def _check_block(name: str, value, n_ctx: int) -> int:
@@ -166,6 +173,7 @@ def standard_fwd_io(n_ctx: int, d_head: int, block_m: int, block_n: int) -> IOCo
     return IOCounts(n * d + n + 2 * n * n + 2 * t_r * n * d, 2 * n * n + n + n * d)
 
 
+@typed
 def standard_fwd_residency(d_head: int, block_m: int, block_n: int) -> int:
     """Peak words of the standard forward: ``b d + c d + b c + 2b`` (pass 1).
 
@@ -196,6 +204,7 @@ def standard_bwd_io(n_ctx: int, d_head: int, block_m: int, block_n: int) -> IOCo
     )
 
 
+@typed
 def standard_bwd_residency(d_head: int, block_m: int, block_n: int) -> int:
     """Peak words of the standard backward: ``max(bd + cd + bc, b + 2bc)``.
 
@@ -243,6 +252,7 @@ def fa2_fwd_io(
     return IOCounts(n * d + 2 * d * _sum_cols(vis, c), n * d + n)
 
 
+@typed
 def fa_fwd_residency(d_head: int, block_m: int, block_n: int) -> int:
     """Peak words of FlashAttention forward (both loop orders).
 
@@ -308,6 +318,7 @@ def fa2_bwd_io(
     return IOCounts(n * d + kv + (3 * d + 2) * visits, n + 2 * n * d + d * visits)
 
 
+@typed
 def fa2_bwd_residency(d_head: int, block_m: int, block_n: int) -> int:
     """Peak words of the FA-2 backward: ``4cd + 3bd + 2b + 2bc``.
 
@@ -352,6 +363,7 @@ def fa2_bwd_two_pass_io(
     return IOCounts(loads, n + 3 * n * d)
 
 
+@typed
 def fa2_bwd_two_pass_residency(
     d_head: int, block_m: int, block_n: int, dq_block_m: int | None = None,
     dq_block_n: int | None = None,
@@ -399,6 +411,7 @@ def square_fwd_io(
     return IOCounts(loads, area + n + n * d)
 
 
+@typed
 def square_fwd_residency(d_head: int, block: int) -> int:
     """Peak words of square tiling forward: ``B² + 2B min(B, d) + B``.
 
@@ -437,6 +450,7 @@ def square_bwd_io(
     return IOCounts(loads, 2 * area + n + 3 * n * d)
 
 
+@typed
 def square_bwd_residency(d_head: int, block: int) -> int:
     """Peak words of square tiling backward: ``2B² + 2B min(B, d) + 2B``.
 

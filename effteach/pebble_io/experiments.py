@@ -17,7 +17,8 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from effteach.pebble_io.counts import _check_size
+from effteach.checks import check_float, check_int, check_sequence, typed
+from effteach.pebble_io.counts import _check_size, _srams
 from effteach.pebble_io.reference import (
     attention_bwd_ref,
     attention_lse_ref,
@@ -38,17 +39,26 @@ __all__ = [
 ]
 
 
+def _reals(name: str, values, allow_none: bool = False) -> list:
+    """A sequence of finite positive numbers (None entries kept with allow_none)."""
+    return [None if x is None and allow_none else
+            check_float(f"{name}[{i}]", x, 0.0, low_open=True)
+            for i, x in enumerate(check_sequence(name, values))]
+
+
+@typed
 def random_qkv(n_ctx: int, d_head: int, seed: int = 0):
     """Seeded standard-normal ``(q, k, v, do)``, each (n_ctx, d_head) float64.
 
     Paper: none; seeded inputs.
     Book: notebooks/pebble_io/lecture.md, "Experiments".
     """
-    rng = np.random.default_rng(seed)
     n, d = _check_size("n_ctx", n_ctx), _check_size("d_head", d_head)
+    rng = np.random.default_rng(check_int("seed", seed, 0))
     return tuple(rng.standard_normal((n, d)) for _ in range(4))
 
 
+@typed
 def cache_grid(lo: float, hi: float, per_octave: int = 2) -> list[int]:
     """Integer cache sizes from lo to hi, ``per_octave`` per doubling (deduplicated).
 
@@ -58,8 +68,8 @@ def cache_grid(lo: float, hi: float, per_octave: int = 2) -> list[int]:
     Paper: none; a helper.
     Book: notebooks/pebble_io/lecture.md, "Experiments".
     """
-    if not 0 < lo <= hi:
-        raise ValueError(f"lo, hi: expected 0 < lo <= hi, got {lo}, {hi}")
+    lo = check_float("lo", lo, 0.0, low_open=True)
+    hi = check_float("hi", hi, lo)
     per_octave = _check_size("per_octave", per_octave)
     k = np.arange(np.floor(np.log2(lo) * per_octave),
                   np.ceil(np.log2(hi) * per_octave) + 1)
@@ -67,6 +77,7 @@ def cache_grid(lo: float, hi: float, per_octave: int = 2) -> list[int]:
     return sorted({int(v) for v in vals if lo <= v <= hi})
 
 
+@typed
 def io_curve(schedule: str, n_ctx: int, d_head: int, srams: Iterable[int],
              seed: int = 0, causal: bool = False) -> list[dict]:
     """Run ``schedule`` with its best tiles at each cache size; record the counts.
@@ -91,6 +102,7 @@ def io_curve(schedule: str, n_ctx: int, d_head: int, srams: Iterable[int],
     """
     _family(schedule)
     n, d = _check_size("n_ctx", n_ctx), _check_size("d_head", d_head)
+    srams = _srams(srams)
     q, k, v, do = random_qkv(n, d, seed)
     backward = schedule.endswith(("_bwd", "_two_pass"))
     if backward:
@@ -102,7 +114,6 @@ def io_curve(schedule: str, n_ctx: int, d_head: int, srams: Iterable[int],
     extra = {"causal": True} if causal else {}
     rows = []
     for sram in srams:
-        sram = _check_size("sram", sram)
         try:
             tiles = best_tiles(schedule, n, d, sram)
         except ValueError:
@@ -122,6 +133,7 @@ def io_curve(schedule: str, n_ctx: int, d_head: int, srams: Iterable[int],
     return rows
 
 
+@typed
 def closed_form_curve(schedule: str, n_ctx: int, d_head: int,
                       srams: Iterable[int], min_block: int = 1) -> list[int | None]:
     """Total words of ``schedule`` with its best tiles at each M, by the closed form.
@@ -133,9 +145,9 @@ def closed_form_curve(schedule: str, n_ctx: int, d_head: int,
     Book: notebooks/pebble_io/lecture.md, "Experiments".
     """
     out = []
-    for sram in srams:
+    for sram in _srams(srams):
         try:
-            tiles = best_tiles(schedule, n_ctx, d_head, int(sram), min_block)
+            tiles = best_tiles(schedule, n_ctx, d_head, sram, min_block)
         except ValueError as err:
             if not str(err).startswith("sram:"):
                 raise
@@ -145,7 +157,9 @@ def closed_form_curve(schedule: str, n_ctx: int, d_head: int,
     return out
 
 
-def loglog_slope(srams: Sequence[float], totals: Sequence[float]) -> float:
+@typed
+def loglog_slope(srams: Sequence | np.ndarray,
+                 totals: Sequence | np.ndarray) -> float:
     """Least-squares slope of log(total) against log(M) (None entries skipped).
 
     Raises:
@@ -154,6 +168,11 @@ def loglog_slope(srams: Sequence[float], totals: Sequence[float]) -> float:
     Paper: none; the exponents -1 and -1/2 of the Θ-bounds are fitted with it.
     Book: notebooks/pebble_io/lecture.md, "Experiments".
     """
+    srams, totals = _reals("srams", srams), _reals("totals", totals, allow_none=True)
+    if len(totals) != len(srams):
+        raise ValueError(
+            f"totals: expected one per entry of srams ({len(srams)}), got {len(totals)}"
+        )
     pts = [(m, t) for m, t in zip(srams, totals, strict=True) if t is not None]
     if len(pts) < 2:
         raise ValueError("totals: need at least two measured points for a slope")
@@ -161,8 +180,10 @@ def loglog_slope(srams: Sequence[float], totals: Sequence[float]) -> float:
     return float(np.polyfit(x, y, 1)[0])
 
 
-def crossover_point(srams: Sequence[float], large_cache: Sequence[float | None],
-                    small_cache: Sequence[float]) -> float | None:
+@typed
+def crossover_point(srams: Sequence | np.ndarray,
+                    large_cache: Sequence | np.ndarray,
+                    small_cache: Sequence | np.ndarray) -> float | None:
     """The M where the large-cache schedule first moves no more than the other.
 
     Between the last grid point where ``small_cache`` wins (or ``large_cache``
@@ -176,6 +197,15 @@ def crossover_point(srams: Sequence[float], large_cache: Sequence[float | None],
         measured here [R].
     Book: notebooks/pebble_io/lecture.md, "Experiments".
     """
+    srams = _reals("srams", srams)
+    large_cache = _reals("large_cache", large_cache, allow_none=True)
+    small_cache = _reals("small_cache", small_cache)
+    for name, seq in (("large_cache", large_cache), ("small_cache", small_cache)):
+        if len(seq) != len(srams):
+            raise ValueError(
+                f"{name}: expected one per entry of srams ({len(srams)}), got "
+                f"{len(seq)}"
+            )
     prev = None
     for m, a, b in zip(srams, large_cache, small_cache, strict=True):
         r = np.inf if a is None else np.log(a / b)
@@ -188,6 +218,7 @@ def crossover_point(srams: Sequence[float], large_cache: Sequence[float | None],
     return None
 
 
+@typed
 def measure_regimes(n_ctx: int = 128, d_head: int = 16, backward: bool = False,
                     per_octave: int = 2, seed: int = 0) -> dict:
     """The chapter's experiment: both regimes and the crossover, measured.

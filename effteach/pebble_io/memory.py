@@ -41,6 +41,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from effteach.checks import check_int, typed
+
 __all__ = [
     "REGISTERS",
     "CapacityError",
@@ -83,6 +85,7 @@ class CapacityError(PebbleError, ValueError):
     """
 
 
+@typed
 @dataclasses.dataclass(frozen=True)
 class IOCounts:
     """Words moved between slow and fast memory.
@@ -107,6 +110,7 @@ class IOCounts:
         return IOCounts(self.loads + other.loads, self.stores + other.stores)
 
 
+@typed
 class Event(NamedTuple):
     """One traced move.
 
@@ -131,6 +135,19 @@ class Event(NamedTuple):
     resident: int
 
 
+def _shape(shape) -> tuple[int, ...]:
+    """A tensor shape: one or two positive ints (an int alone is a 1-D shape)."""
+    if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
+        shape = (shape,)
+    if not isinstance(shape, (tuple, list)):
+        raise TypeError(
+            f"shape: expected a tuple of 1 or 2 ints, got {type(shape).__name__}"
+        )
+    if len(shape) not in (1, 2):
+        raise ValueError(f"shape: expected 1 or 2 dimensions, got {tuple(shape)}")
+    return tuple(check_int("shape", s, 1) for s in shape)
+
+
 def _region(index: tuple[slice, ...], shape: tuple[int, ...]):
     r0, r1, _ = index[0].indices(shape[0])
     if len(shape) == 1:
@@ -139,6 +156,7 @@ def _region(index: tuple[slice, ...], shape: tuple[int, ...]):
     return (r0, r1), (c0, c1)
 
 
+@typed
 class Tile:
     """A block of fast memory: a loaded region of a tensor, or scratch.
 
@@ -155,7 +173,13 @@ class Tile:
 
     __slots__ = ("_data", "label", "words", "_live", "_region", "_loaded")
 
-    def __init__(self, data: np.ndarray, label: str, region, loaded: bool):
+    def __init__(
+        self,
+        data: np.ndarray,
+        label: str,
+        region: tuple[tuple[int, int], tuple[int, int]] | None,
+        loaded: bool,
+    ):
         self._data = data
         self.label = label
         self.words = data.size
@@ -192,6 +216,7 @@ class Tile:
         return f"Tile({self.label!r}, shape={self.shape}, {state})"
 
 
+@typed
 class TwoLevelMemory:
     """Slow memory of named tensors and a fast memory of ``sram`` words.
 
@@ -251,12 +276,15 @@ class TwoLevelMemory:
 
     # ---- slow memory: placing inputs and reading results (not moves) ----------
     def _new_tensor(self, name: str, arr: np.ndarray) -> None:
-        if not isinstance(name, str) or not name:
-            raise TypeError(f"name: expected a non-empty str, got {name!r}")
+        if not name:
+            raise TypeError("name: expected a non-empty str, got ''")
         if name in self._slow:
             raise ValueError(f"name: slow memory already holds a tensor {name!r}")
         if arr.ndim not in (1, 2):
-            raise ValueError(f"{name}: expected a 1-D or 2-D tensor, got {arr.shape}")
+            raise ValueError(
+                f"array: expected a 1-D or 2-D tensor for {name!r}, got shape "
+                f"{arr.shape}"
+            )
         self._slow[name] = arr
         self._base[name] = self._next_base
         self._next_base += arr.size
@@ -264,14 +292,23 @@ class TwoLevelMemory:
     def put(self, name: str, array) -> None:
         """Place an input tensor in slow memory (the game's initial blue pebbles).
 
-        Free: inputs start in slow memory. The array is copied as float64.
+        Free: inputs start in slow memory. The array (of real numbers) is copied
+        as float64.
         """
-        self._new_tensor(name, np.array(array, dtype=np.float64))
+        if hasattr(array, "detach"):  # a torch tensor
+            array = array.detach().cpu().numpy()
+        arr = np.asarray(array)
+        if arr.dtype.kind not in "iuf":
+            raise TypeError(
+                f"array: expected an array of real numbers, got {type(array).__name__}"
+                f" of dtype {arr.dtype}"
+            )
+        self._new_tensor(name, np.array(arr, dtype=np.float64))
         self._written[name] = None
 
-    def create(self, name: str, shape: tuple[int, ...]) -> None:
+    def create(self, name: str, shape: tuple[int, ...] | list[int]) -> None:
         """Reserve an output or intermediate tensor; its words hold no value yet."""
-        shape = tuple(int(s) for s in shape)
+        shape = _shape(shape)
         self._new_tensor(name, np.zeros(shape))
         self._written[name] = np.zeros(shape, dtype=bool)
 
@@ -351,7 +388,9 @@ class TwoLevelMemory:
                 "trace='tiles' or a smaller instance"
             )
 
-    def load(self, name: str, rows, cols=None) -> Tile:
+    def load(
+        self, name: str, rows: slice | int, cols: slice | int | None = None
+    ) -> Tile:
         """Copy a region of a slow tensor into fast memory (R1), counting its words.
 
         Args:
@@ -385,7 +424,9 @@ class TwoLevelMemory:
             self._record("load", name, *region, words, before)
         return Tile(view.copy(), name, region, True)
 
-    def store(self, tile: Tile, name: str, rows, cols=None) -> None:
+    def store(
+        self, tile: Tile, name: str, rows: slice | int, cols: slice | int | None = None
+    ) -> None:
         """Copy a resident tile into a region of a slow tensor (R2), counting words.
 
         The tile stays resident (free it separately).
@@ -411,13 +452,16 @@ class TwoLevelMemory:
             self._record("store", name, *_region(index, arr.shape), data.size,
                          self.resident)
 
-    def alloc(self, shape, label: str = "scratch", fill: float = 0.0) -> Tile:
+    def alloc(
+        self, shape: tuple[int, ...] | list[int] | int, label: str = "scratch",
+        fill: float = 0.0,
+    ) -> Tile:
         """Scratch space in fast memory: counts toward ``sram``, costs no I/O.
 
         Raises:
             CapacityError: if it does not fit next to what is resident.
         """
-        shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+        shape = _shape(shape)
         data = np.zeros(shape) if fill == 0 else np.full(shape, float(fill))
         before = self.resident
         self._claim(data.size, lambda: f"allocating {label!r} {shape}")

@@ -25,6 +25,8 @@ import math
 
 import numpy as np
 
+from effteach.checks import check_float
+
 __all__ = [
     "attention_ref",
     "attention_lse_ref",
@@ -51,7 +53,7 @@ def _check_matrix(name: str, x, shape: tuple[int, int] | None = None) -> np.ndar
             f"{x.shape}"
         )
     if shape is not None and x.shape != shape:
-        raise ValueError(f"{name}: expected shape {shape}, got {x.shape}")
+        raise ValueError(f"{name}: expected shape {shape} (that of q), got {x.shape}")
     if x.shape[0] < 1 or x.shape[1] < 1:
         raise ValueError(f"{name}: expected positive sizes, got shape {x.shape}")
     if not np.isfinite(x).all():
@@ -135,7 +137,20 @@ def allowed_mask(n_ctx: int, causal: bool = False, mask=None) -> np.ndarray | No
 
 
 def _scale(d_head: int, scale: float | None) -> float:
-    return 1.0 / math.sqrt(d_head) if scale is None else float(scale)
+    """The score scale: ``1/sqrt(d_head)`` for None, else a finite non-zero float."""
+    if scale is None:
+        return 1.0 / math.sqrt(d_head)
+    scale = check_float("scale", scale)
+    if scale == 0:
+        raise ValueError("scale: expected a finite non-zero float, got 0")
+    return scale
+
+
+def _check_qkv_do(q, k, v, do):
+    """:func:`check_qkv` for a backward: ``do`` is required."""
+    if do is None:
+        raise TypeError("do: expected an array of shape (n_ctx, d_head), got None")
+    return check_qkv(q, k, v, do)
 
 
 def _scores(q, k, causal, mask, scale) -> np.ndarray:
@@ -209,7 +224,7 @@ def attention_bwd_ref(q, k, v, do, causal=False, mask=None, scale=None):
     Paper: Dao 2023 (FlashAttention-2), Algorithm 2 (with Δ = rowsum(dO ⊙ O)).
     Book: notebooks/pebble_io/lecture.md, "The method".
     """
-    q, k, v, do = check_qkv(q, k, v, do)
+    q, k, v, do = _check_qkv_do(q, k, v, do)
     sc = _scale(q.shape[1], scale)
     p = probabilities_ref(q, k, causal, mask, scale)
     o = p @ v

@@ -36,13 +36,14 @@ Book: notebooks/pebble_io/lecture.md, "The method".
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import numpy as np
 
 from effteach.pebble_io.counts import _check_block, tile_visibility
 from effteach.pebble_io.memory import IOCounts, TwoLevelMemory
 from effteach.pebble_io.reference import (
+    _check_qkv_do,
+    _scale,
     allowed_mask,
     attention_lse_ref,
     attention_ref,
@@ -141,16 +142,6 @@ def _tiles(schedule: str, n: int, d: int, sram: int, **given) -> dict[str, int]:
     if len(given) == len(names):
         return {k: given[k] for k in names}
     return best_tiles(schedule, n, d, sram, **given)
-
-
-def _scale(d: int, scale) -> float:
-    if scale is None:
-        return 1.0 / math.sqrt(d)
-    if isinstance(scale, bool) or not isinstance(scale, (int, float, np.floating)):
-        raise TypeError(f"scale: expected a float or None, got {type(scale).__name__}")
-    if not math.isfinite(scale) or scale == 0:
-        raise ValueError(f"scale: expected a finite non-zero float, got {scale}")
-    return float(scale)
 
 
 def _ranges(n: int, b: int) -> list[tuple[int, int]]:
@@ -397,7 +388,7 @@ def fa2_backward(mem, q, k, v, do, block_m=None, block_n=None, causal=False,
     Book: notebooks/pebble_io/lecture.md, "The method".
     """
     mem = _memory(mem)
-    q, k, v, do = check_qkv(q, k, v, do)
+    q, k, v, do = _check_qkv_do(q, k, v, do)
     n, d = q.shape
     allowed = allowed_mask(n, causal, mask)
     tiles = _tiles("fa2_bwd", n, d, mem.sram, block_m=block_m, block_n=block_n)
@@ -456,7 +447,7 @@ def fa2_backward_two_pass(mem, q, k, v, do, block_m=None, block_n=None,
     Book: notebooks/pebble_io/lecture.md, "The method".
     """
     mem = _memory(mem)
-    q, k, v, do = check_qkv(q, k, v, do)
+    q, k, v, do = _check_qkv_do(q, k, v, do)
     n, d = q.shape
     allowed = allowed_mask(n, causal, mask)
     tiles = _tiles("fa2_bwd_two_pass", n, d, mem.sram, block_m=block_m,
@@ -588,7 +579,7 @@ def standard_backward(mem, q, k, v, do, block_m=None, block_n=None,
     Book: notebooks/pebble_io/lecture.md, "The method".
     """
     mem = _memory(mem)
-    q, k, v, do = check_qkv(q, k, v, do)
+    q, k, v, do = _check_qkv_do(q, k, v, do)
     n, d = q.shape
     tiles = _tiles("standard_bwd", n, d, mem.sram, block_m=block_m, block_n=block_n)
     sc = _scale(d, scale)
@@ -767,7 +758,7 @@ def square_backward(mem, q, k, v, do, block=None, causal=False, mask=None,
     Book: notebooks/pebble_io/lecture.md, "Small caches".
     """
     mem = _memory(mem)
-    q, k, v, do = check_qkv(q, k, v, do)
+    q, k, v, do = _check_qkv_do(q, k, v, do)
     n, d = q.shape
     allowed = allowed_mask(n, causal, mask)
     tiles = _tiles("square_bwd", n, d, mem.sram, block=block)

@@ -25,8 +25,9 @@ import functools
 import math
 from collections.abc import Callable, Iterable
 
+from effteach.checks import typed
 from effteach.pebble_io import counts as C
-from effteach.pebble_io.counts import _check_block, _check_size
+from effteach.pebble_io.counts import _check_block, _check_size, _srams
 
 __all__ = [
     "SCHEDULE_NAMES",
@@ -163,6 +164,7 @@ def _pair_search(n, sram, lo, res, cost, fix_b=None, fix_c=None):
     return None if best is None else (best[1], best[2])
 
 
+@typed
 def min_sram(schedule: str, d_head: int, min_block: int = 1) -> int:
     """The smallest ``sram`` for which ``schedule`` runs at all (tiles of min_block).
 
@@ -265,6 +267,7 @@ def dao_tiles(d_head: int, sram: int) -> dict[str, int]:
     return {"block_m": min(b_c, d), "block_n": b_c}
 
 
+@typed
 def dao_tiles_report(n_ctx: int, d_head: int, srams: Iterable[int],
                      schedule: str = "fa1_fwd") -> list[dict]:
     """Where the textbook tiles overflow, and what they cost when they fit.
@@ -293,7 +296,7 @@ def dao_tiles_report(n_ctx: int, d_head: int, srams: Iterable[int],
     n, d = _check_size("n_ctx", n_ctx), _check_size("d_head", d_head)
     _, io, res = _family(schedule)
     rows = []
-    for sram in srams:
+    for sram in _srams(srams):
         tiles = {k: min(v, n) for k, v in dao_tiles(d, sram).items()}
         words = res(d, **tiles)
         fits = words <= sram

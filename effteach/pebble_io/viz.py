@@ -26,6 +26,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from effteach.checks import check_int, check_sequence, typed
 from effteach.pebble_io.bounds import backward_bound, forward_bound, lower_bound
 from effteach.pebble_io.counts import _check_size
 from effteach.pebble_io.experiments import cache_grid, closed_form_curve, random_qkv
@@ -111,6 +112,7 @@ def _regime_traces(n: int, d: int, srams: list[int], marker_m: int | None,
     return traces
 
 
+@typed
 def regime_figure(n_ctx: int = 256, d_heads=(16, 32, 64), backward: bool = False,
                   device: str = "toy (4 KiB)", dtype: str = "float32",
                   active: int = 0, per_octave: int = 2) -> go.Figure:
@@ -138,9 +140,8 @@ def regime_figure(n_ctx: int = 256, d_heads=(16, 32, 64), backward: bool = False
     Book: notebooks/pebble_io/lecture.md, "Experiments".
     """
     n = _check_size("n_ctx", n_ctx)
-    ds = [_check_size("d_heads", d) for d in d_heads]
-    if not ds:
-        raise ValueError("d_heads: expected at least one head width")
+    ds = [check_int(f"d_heads[{i}]", d, 1)
+          for i, d in enumerate(check_sequence("d_heads", d_heads))]
     m_dev = preset_sram(device, dtype)
     hi = max(4 * n * max(ds), 2 * m_dev)
     srams = cache_grid(8, hi, per_octave)
@@ -308,6 +309,7 @@ def _pebble_title(rec: dict, i: int, schedule: str) -> str:
             f"stores {fr['stores']}, resident {fr['words']}")
 
 
+@typed
 def pebble_figure(schedule: str = "fa2_fwd", n_ctx: int = 16, d_head: int = 4,
                   sram: int | None = None, step: int = 0, **tiles) -> go.Figure:
     """The pebble animation: resident tiles step by step, with live counters.
@@ -371,6 +373,7 @@ def pebble_figure(schedule: str = "fa2_fwd", n_ctx: int = 16, d_head: int = 4,
     return fig
 
 
+@typed
 def pebble_panel(schedule: str = "fa2_fwd", n_ctx: int = 16, d_head: int = 4):
     """Live version of :func:`pebble_figure`: pick the schedule and M.
 
@@ -387,6 +390,11 @@ def pebble_panel(schedule: str = "fa2_fwd", n_ctx: int = 16, d_head: int = 4):
     """
     import ipywidgets as w
 
+    if schedule not in SCHEDULE_NAMES:
+        raise ValueError(
+            f"schedule: expected one of {', '.join(SCHEDULE_NAMES)}, got {schedule!r}"
+        )
+    n_ctx, d_head = _check_size("n_ctx", n_ctx), _check_size("d_head", d_head)
     sched = w.Dropdown(options=list(SCHEDULE_NAMES), value=schedule,
                        description="schedule")
     sram = w.IntSlider(value=8 * d_head * d_head, min=4 * d_head * d_head,
@@ -408,6 +416,7 @@ def pebble_panel(schedule: str = "fa2_fwd", n_ctx: int = 16, d_head: int = 4):
 _IMPLS = ("triton", "sdpa_flash", "sdpa_cudnn", "flex")
 
 
+@typed
 def gpu_figure(result: dict) -> go.Figure:
     """TFLOP/s against n_ctx per implementation; a slider picks pass, dtype, d, mask.
 

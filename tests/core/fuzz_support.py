@@ -23,12 +23,22 @@ What a call must do with one bad argument (the rest of the call valid):
 * raise ``ValueError``/``TypeError``, or an exception class of the project itself
   (``effteach.*``), whose message names the parameter.
 
+``None`` is a bad value only where it is not documented: a parameter whose default
+is ``None``, or whose type hint admits ``None`` at the top level (``str | None``,
+``Optional[...]``), takes it.
+
 One exception to the exception types, for lookups: a ``KeyError`` is accepted for a
 key of the right type that names nothing (the kinds in :data:`LOOKUP_KINDS`, e.g. an
 unknown question id for ``grading.get``, an unknown claim id for ``claims.get``, an
 unknown tensor name for ``TwoLevelMemory.load``), as a mapping answers it, provided
 its message names the parameter. A key of the wrong type (``None``, an int for a str)
 is still a ``TypeError``.
+
+And one for assertion helpers (functions named ``assert_*``, e.g.
+``effteach.testing.assert_close``): an ``AssertionError`` is their documented answer
+to values that do not match (a shape that differs, NaN), so it is accepted, provided
+its message names the parameter. A path parameter (example value a ``Path``) takes a
+``str`` too (``str | os.PathLike``), so its wrong objects are not strings.
 
 A raw ``IndexError``/``KeyError``/``ZeroDivisionError``/``AttributeError``/
 ``RuntimeError`` from inside, any ``RuntimeWarning``/``UserWarning`` (turned into
@@ -42,7 +52,10 @@ import dataclasses
 import importlib
 import inspect
 import math
+import os
 import pkgutil
+import types
+import typing
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -229,11 +242,32 @@ def _tensor_bads(value, device_kinds: bool) -> list[Bad]:
     return out
 
 
+def hint_allows_none(fn, name: str) -> bool:
+    """Whether the type hint of parameter ``name`` of ``fn`` admits ``None``."""
+    targets = [fn, fn.__init__] if inspect.isclass(fn) else [fn]
+    for target in targets:
+        try:
+            hints = typing.get_type_hints(inspect.unwrap(target))
+        except Exception:  # an unresolvable hint documents nothing
+            continue
+        if name in hints:
+            hint = hints[name]
+            if hint is type(None):
+                return True
+            union = typing.get_origin(hint) in (typing.Union, types.UnionType)
+            return union and type(None) in typing.get_args(hint)
+    return False
+
+
 def bad_values(
-    param: inspect.Parameter, value, device_kinds: bool = False
+    param: inspect.Parameter, value, device_kinds: bool = False,
+    none_ok: bool = False,
 ) -> list[Bad]:
-    """The kinds of bad value for ``param``, whose valid example is ``value``."""
-    none_ok = param.default is None or value is None
+    """The kinds of bad value for ``param``, whose valid example is ``value``.
+
+    ``none_ok``: None is documented for it (see :func:`hint_allows_none`).
+    """
+    none_ok = none_ok or param.default is None or value is None
     out: list[Bad] = []
     if not none_ok:
         out.append(Bad("none", MUST, st.none()))
@@ -276,6 +310,8 @@ def bad_values(
         out.append(Bad("int-dtype", MAY, st.sampled_from([torch.int64, "float64"])))
     elif callable(value) and not inspect.isclass(value):
         out.append(Bad("not-callable", MUST, st.just(3)))
+    elif isinstance(value, os.PathLike):  # a str is a path too (str | PathLike)
+        out.append(Bad("wrong-object", MUST, st.sampled_from([3, _Junk()])))
     elif value is not None:  # an object of the library (Program, a model, ...)
         out.append(Bad("wrong-object", MUST, st.sampled_from(["abc", 3, _Junk()])))
     return out
@@ -326,14 +362,23 @@ LOOKUP_KINDS = ("unknown-str",)
 
 
 def judge(
-    exc: BaseException | None, param: str, severity: str, kind: str = ""
+    exc: BaseException | None,
+    param: str,
+    severity: str,
+    kind: str = "",
+    asserts: bool = False,
 ) -> str | None:
-    """None if the outcome is acceptable, else what is wrong with it."""
+    """None if the outcome is acceptable, else what is wrong with it.
+
+    ``asserts``: the function is an assertion helper (``assert_*``), whose
+    ``AssertionError`` is a documented answer.
+    """
     if exc is None:
         return "accepted silently" if severity == MUST else None
     own = type(exc).__module__.startswith("effteach")
     lookup = isinstance(exc, KeyError) and kind in LOOKUP_KINDS
-    if not (isinstance(exc, (ValueError, TypeError)) or own or lookup):
+    asserted = isinstance(exc, AssertionError) and asserts
+    if not (isinstance(exc, (ValueError, TypeError)) or own or lookup or asserted):
         return f"raw {type(exc).__name__}: {str(exc)[:120]}"
     if param not in str(exc):
         return f"{type(exc).__name__} does not name '{param}': {str(exc)[:120]}"
@@ -388,10 +433,12 @@ def fuzz(
             value = values.get(p.name, p.default)
             if value is inspect.Parameter.empty:
                 continue
-            items.append((p, p.name, bad_values(p, value, device_kinds)))
+            items.append((p, p.name, bad_values(
+                p, value, device_kinds, hint_allows_none(base.fn, p.name))))
         return items
 
     items = plan()
+    asserts = getattr(inspect.unwrap(base.fn), "__name__", "").startswith("assert_")
 
     @settings(max_examples=max_examples, derandomize=True, deadline=None,
               database=None, phases=[Phase.generate],
@@ -420,7 +467,7 @@ def fuzz(
                     exc = None
                 except Exception as err:  # judged below
                     exc = err
-                problem = judge(exc, name_in_msg, bad.severity, bad.kind)
+                problem = judge(exc, name_in_msg, bad.severity, bad.kind, asserts)
                 if problem:
                     failures[(name, bad.kind)] = Failure(
                         name_in_msg, bad.kind, _short(value), problem

@@ -40,8 +40,11 @@ def test_vectorized_and_bad_sram():
     assert isinstance(out, np.ndarray) and out.shape == (3,)
     assert np.all(np.diff(out) < 0)
     assert isinstance(forward_bound(256, 16, 64), float)
-    for bad in (0, -1, np.nan, [], [4, 0]):
+    for bad in (0, -1, [], [4, 0], np.array([4.0, np.nan])):
         with pytest.raises(ValueError, match="sram: expected positive"):
+            backward_bound(8, 2, bad)
+    for bad in (np.nan, "64", None, np.array(["a"])):  # not a number: a TypeError
+        with pytest.raises(TypeError, match="sram"):
             backward_bound(8, 2, bad)
     with pytest.raises(ValueError, match="n_ctx"):
         forward_bound(0, 2, 4)

@@ -76,8 +76,16 @@ def test_io_curve_reports_infeasible_sizes():
 def test_helpers():
     assert cache_grid(16, 64) == [16, 23, 32, 45, 64]
     assert cache_grid(10, 40, per_octave=1) == [16, 32]
-    with pytest.raises(ValueError, match="lo, hi"):
+    with pytest.raises(ValueError, match="hi: expected a number >= 8"):
         cache_grid(8, 4)
+    with pytest.raises(ValueError, match="lo: expected a number > 0"):
+        cache_grid(0, 4)
+    with pytest.raises(ValueError, match=r"srams\[1\]: expected a finite"):
+        loglog_slope([1.0, np.nan], [2.0, 1.0])
+    with pytest.raises(ValueError, match="totals: expected one per entry"):
+        loglog_slope([1.0, 2.0], [2.0])
+    with pytest.raises(TypeError, match="large_cache"):
+        crossover_point([1.0], "a", [1.0])
     m = np.array([4.0, 16.0, 64.0, 256.0])
     assert loglog_slope(m, 7 * m**-0.5) == pytest.approx(-0.5)
     assert loglog_slope([1, 2, 4], [None, 8, 4]) == pytest.approx(-1)
