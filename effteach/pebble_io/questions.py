@@ -678,12 +678,13 @@ ATTENTION_BUGS = {
 }
 
 
-def launch_attention(kernel, q, k, v, causal: bool, config=None):
+def launch_attention(kernel, q, k, v, causal: bool, config=None, guard=True):
     """Run a FlashAttention-2 forward kernel as the grader does.
 
     Grid ``(cdiv(n_ctx, BLOCK_M), batch * n_heads)``, scale ``1/sqrt(d_head)``
     passed times ``log2 e``, tiles of ``Q5_BLOCK`` (or ``config``); both outputs are
-    followed by guard elements (:func:`guarded_empty`).
+    followed by guard elements (:func:`guarded_empty`) unless ``guard`` is False
+    (for timing: the guard costs a fill and a check per call).
 
     Args:
         kernel: a ``@triton.jit`` kernel with the signature of Q5.
@@ -693,6 +694,7 @@ def launch_attention(kernel, q, k, v, causal: bool, config=None):
         v: values, the same shape and dtype.
         causal: mask keys after each query.
         config: ``(BLOCK_M, BLOCK_N, num_warps, num_stages)``, for a GPU.
+        guard: check that nothing was written past the outputs.
 
     Returns:
         ``(o, lse)``: o like ``q``; lse (batch, n_heads, n_ctx) float32, natural log.
@@ -704,14 +706,19 @@ def launch_attention(kernel, q, k, v, causal: bool, config=None):
     """
     b, h, n, d = q.shape
     bm, bn, warps, stages = config or (Q5_BLOCK, Q5_BLOCK, 1, 1)
-    o_buf, o = guarded_empty((b, h, n, d), q.dtype, q.device)
-    lse_buf, lse = guarded_empty((b, h, n), torch.float32, q.device)
+    if guard:
+        o_buf, o = guarded_empty((b, h, n, d), q.dtype, q.device)
+        lse_buf, lse = guarded_empty((b, h, n), torch.float32, q.device)
+    else:
+        o = torch.empty_like(q)
+        lse = torch.empty((b, h, n), dtype=torch.float32, device=q.device)
     grid = (triton.cdiv(n, bm), b * h)
     kernel[grid](q.contiguous(), k.contiguous(), v.contiguous(), o, lse, n,
                  LOG2E / math.sqrt(d), CAUSAL=bool(causal), D=d, BLOCK_M=bm,
                  BLOCK_N=bn, num_warps=warps, num_stages=stages)
-    check_guard(o_buf, o, "o")
-    check_guard(lse_buf, lse, "lse")
+    if guard:
+        check_guard(o_buf, o, "o")
+        check_guard(lse_buf, lse, "lse")
     return o, lse
 
 
@@ -800,7 +807,8 @@ def _speed_inputs() -> tuple:
 
 
 def _speed_launch(kernel, q, k, v):
-    return launch_attention(kernel, q, k, v, True, config=(64, 64, 4, 3))
+    return launch_attention(kernel, q, k, v, True, config=(64, 64, 4, 3),
+                            guard=False)
 
 
 def _sdpa_flash(q, k, v):

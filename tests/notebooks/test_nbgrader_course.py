@@ -6,9 +6,11 @@ solution notebook, which becomes nbgrader's ``source/``; then ``generate_assignm
 ``collect``, ``autograde``, a manual grade for the prose answer (what formgrader
 stores), ``generate_feedback``. The students: one hands in the solution (full marks),
 one the untouched notebook (0), one pastes the known-wrong answer registered in
-:mod:`effteach.grading` for Q2 (partial). Scores are read from the gradebook.
-The feedback is generated twice: with nbgrader's defaults it shows the hidden tests;
-with the how-to's settings it does not.
+:mod:`effteach.grading` for Q2 (partial), one the registered wrong Triton kernel of
+Q4 (partial: the kernel runs in the CPU interpreter inside nbgrader's kernel). Scores
+are read from the gradebook. The feedback is generated twice: with nbgrader's
+defaults it shows the hidden tests; with the how-to's settings it does not. A second,
+shorter walk takes pebble_io's kernel question (Q5) through autograde the same way.
 """
 
 from __future__ import annotations
@@ -30,7 +32,10 @@ from effteach.tools import assign
 from effteach.tools.notebooks import repo_root
 
 SLUG = "foundations"
-STUDENTS = ("solution", "untouched", "wrong_q2")
+#: student -> the question whose registered wrong answer they paste (None: none)
+STUDENTS = {"solution": None, "untouched": None, "wrong_q2": "q2", "wrong_q4": "q4"}
+#: the kernel question of pebble_io, walked with two students
+KERNEL_SLUG, KERNEL_Q = "pebble_io", "q5"
 HOWTO = repo_root() / "book" / "howto.md"
 #: the feedback settings of the how-to (checked to be there verbatim)
 FEEDBACK_CONFIG = """\
@@ -66,7 +71,20 @@ def _meta(cell) -> dict:
     return cell.get("metadata", {}).get("nbgrader", {})
 
 
-def answer_as(path: Path, solution, who: str) -> None:
+def paste_wrong(nb, slug: str, qn: str) -> None:
+    """Put the wrong answer registered for ``<slug>.<qn>`` in its answer cell.
+
+    A ``@triton.jit`` kernel keeps its Python function in ``.fn``; its source, with
+    the decorator, is what a student would have typed.
+    """
+    wrong = grading.get(f"{slug}.{qn}").wrong
+    fn = getattr(wrong, "fn", wrong)
+    cell = next(c for c in nb.cells if _meta(c).get("grade_id") == f"{slug}-{qn}")
+    name = re.search(r"def (\w+)\(", cell.source).group(1)
+    cell.source = inspect.getsource(fn).replace(f"def {fn.__name__}(", f"def {name}(")
+
+
+def answer_as(path: Path, solution, who: str, wrong: str | None, slug: str) -> None:
     """Fill a fetched student notebook as the student ``who`` would."""
     if who == "untouched":
         return
@@ -81,13 +99,8 @@ def answer_as(path: Path, solution, who: str) -> None:
     for cell in nb.cells:
         if _meta(cell).get("grade_id") in answers:
             cell.source = answers[_meta(cell)["grade_id"]]
-    if who == "wrong_q2":  # the registered wrong answer, pasted in as source
-        wrong = grading.get(f"{SLUG}.q2").wrong
-        cell = next(c for c in nb.cells if _meta(c).get("grade_id") == f"{SLUG}-q2")
-        name = re.search(r"def (\w+)\(", cell.source).group(1)
-        cell.source = inspect.getsource(wrong).replace(
-            f"def {wrong.__name__}(", f"def {name}("
-        )
+    if wrong:  # the registered wrong answer, pasted in as source
+        paste_wrong(nb, slug, wrong)
     nbformat.write(nb, path)
 
 
@@ -122,40 +135,67 @@ def test_howto_holds_the_feedback_settings():
         assert command in text
 
 
-@pytest.mark.slow
-def test_course_walk_grades_three_students(tmp_path):
+def walk(tmp_path: Path, slug: str, students: dict[str, str | None]):
+    """The teacher's and the students' steps up to autograde.
+
+    Returns:
+        ``(course, solution, base_config, autograde_log)``.
+    """
     # the teacher: a course folder with nbgrader_config.py, the solution as source/
-    assert assign.main([SLUG, "--out", str(tmp_path / "assignments")]) == 0
+    assert assign.main([slug, "--out", str(tmp_path / "assignments")]) == 0
     course, exchange = tmp_path / "course", tmp_path / "exchange"
-    (course / "source" / SLUG).mkdir(parents=True)
+    (course / "source" / slug).mkdir(parents=True)
     exchange.mkdir(mode=0o777)
     shutil.copy(
-        tmp_path / "assignments" / SLUG / assign.SOLUTION_NB,
-        course / "source" / SLUG / f"{SLUG}.ipynb",
+        tmp_path / "assignments" / slug / assign.SOLUTION_NB,
+        course / "source" / slug / f"{slug}.ipynb",
     )
-    solution = nbformat.read(course / "source" / SLUG / f"{SLUG}.ipynb", 4)
+    solution = nbformat.read(course / "source" / slug / f"{slug}.ipynb", 4)
     config = course / "nbgrader_config.py"
     config.write_text(
         "c = get_config()  # noqa: F821\n"
         'c.CourseDirectory.course_id = "effteach"\n'
         f"c.Exchange.root = {str(exchange)!r}\n"
     )
-    nbgrader(course, "generate_assignment", SLUG)
-    nbgrader(course, "release_assignment", SLUG)
+    nbgrader(course, "generate_assignment", slug)
+    nbgrader(course, "release_assignment", slug)
 
-    # the students: fetch, answer, submit (--student: one OS user plays all three)
-    for who in STUDENTS:
+    # the students: fetch, answer, submit (--student: one OS user plays them all)
+    for who, wrong in students.items():
         home = tmp_path / "students" / who
         home.mkdir(parents=True)
         exchange_opts = ["--course=effteach", f"--Exchange.root={exchange}"]
-        nbgrader(home, "fetch_assignment", SLUG, *exchange_opts)
-        answer_as(home / SLUG / f"{SLUG}.ipynb", solution, who)
-        nbgrader(home, "submit", SLUG, f"--student={who}", *exchange_opts)
+        nbgrader(home, "fetch_assignment", slug, *exchange_opts)
+        answer_as(home / slug / f"{slug}.ipynb", solution, who, wrong, slug)
+        nbgrader(home, "submit", slug, f"--student={who}", *exchange_opts)
 
-    nbgrader(course, "collect", SLUG)
+    nbgrader(course, "collect", slug)
     base = config.read_text()
     config.write_text(base + FEEDBACK_CONFIG)  # Execute: tracebacks of one line
-    log = nbgrader(course, "autograde", SLUG)
+    log = nbgrader(course, "autograde", slug)
+    return course, solution, base, log
+
+
+def auto_points(solution) -> float:
+    """The points of the auto-graded cells."""
+    return sum(
+        _meta(c).get("points", 0)
+        for c in solution.cells
+        if _meta(c).get("grade") and not _meta(c).get("solution")
+    )
+
+
+def points_of(solution, grade_id: str) -> float:
+    """The points of the cell ``grade_id``."""
+    cells = [c for c in solution.cells if _meta(c).get("grade_id") == grade_id]
+    assert len(cells) == 1, grade_id
+    return _meta(cells[0])["points"]
+
+
+@pytest.mark.slow
+def test_course_walk_grades_four_students(tmp_path):
+    course, solution, base, log = walk(tmp_path, SLUG, STUDENTS)
+    config = course / "nbgrader_config.py"
 
     # the expected warnings: each cell with hidden tests, once per student
     changed = re.findall(r"Attribute 'checksum' for cell (\S+) has changed", log)
@@ -171,20 +211,14 @@ def test_course_walk_grades_three_students(tmp_path):
         for who in STUDENTS:
             sub = gb.find_submission(SLUG, who)
             scores[who] = (sub.code_score, sub.max_code_score, sub.written_score)
-        auto = sum(
-            _meta(c).get("points", 0)
-            for c in solution.cells
-            if _meta(c).get("grade") and not _meta(c).get("solution")
-        )
+        auto = auto_points(solution)
         assert scores["solution"] == (auto, auto, 0.0)
         assert scores["untouched"] == (0.0, auto, 0.0)
-        q2 = next(
-            _meta(c)["points"]
-            for c in solution.cells
-            if _meta(c).get("grade_id") == f"{SLUG}-q2-tests"
-        )
-        assert scores["wrong_q2"] == (auto - q2, auto, 0.0)
-        assert 0 < auto - q2 < auto
+        for who, qn in STUDENTS.items():  # each wrong answer loses its question
+            if qn:
+                lost = points_of(solution, f"{SLUG}-{qn}-tests")
+                assert scores[who] == (auto - lost, auto, 0.0), who
+                assert 0 < auto - lost < auto
         # the prose answer waits for the teacher (formgrader); the untouched one
         # is left at 0 by nbgrader itself
         manual = [
@@ -224,3 +258,28 @@ def test_course_walk_grades_three_students(tmp_path):
         assert f"{SLUG}-q1-tests" in text  # the page is a real feedback page
     wrong = page_text(course / "feedback" / "wrong_q2" / SLUG / f"{SLUG}.html")
     assert f"CheckFailed: {SLUG}.q2: case 0" in wrong  # the feedback line
+    kernel = page_text(course / "feedback" / "wrong_q4" / SLUG / f"{SLUG}.html")
+    assert f"CheckFailed: {SLUG}.q4: case 0" in kernel  # the wrong kernel's line
+
+
+@pytest.mark.slow
+def test_kernel_question_walk_pebble_io(tmp_path):
+    """pebble_io's Triton kernel through autograde: solution full, wrong kernel not."""
+    wrong = f"wrong_{KERNEL_Q}"
+    students = {"solution": None, wrong: KERNEL_Q}
+    course, solution, _, log = walk(tmp_path, KERNEL_SLUG, students)
+    from nbgrader.api import Gradebook
+
+    auto = auto_points(solution)
+    lost = points_of(solution, f"{KERNEL_SLUG}-{KERNEL_Q}-tests")
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        scores = {
+            who: gb.find_submission(KERNEL_SLUG, who).code_score for who in students
+        }
+    print(f"{KERNEL_SLUG} scores (auto of {auto}): {scores}")
+    assert scores == {"solution": auto, wrong: auto - lost}
+    assert 0 < auto - lost < auto
+    nbgrader(course, "generate_feedback", KERNEL_SLUG, f"--student={wrong}")
+    text = page_text(course / "feedback" / wrong / KERNEL_SLUG / f"{KERNEL_SLUG}.html")
+    assert f"CheckFailed: {KERNEL_SLUG}.{KERNEL_Q}: case 0" in text
+    assert "o: max error" in text  # the accumulator is off, the feedback says where
