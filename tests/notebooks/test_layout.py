@@ -90,6 +90,9 @@ FORBIDDEN_IN_CODE = [
     (re.compile(r"TRITON_INTERPRET"), "sets TRITON_INTERPRET (effteach.device does)"),
 ]
 LEAVES_OPEN = re.compile(r"^#{1,6}\s+what the paper leaves open\b", re.I | re.M)
+#: ruff's line length (pyproject.toml); at 1280 px the book's code column shows ~90
+#: columns, so a longer line scrolls sideways (the browser test measures it too).
+MAX_CODE_COLUMNS = 88
 
 
 def code_cell_problems(nb) -> list[str]:
@@ -107,6 +110,12 @@ def code_cell_problems(nb) -> list[str]:
             if m and what not in seen:
                 seen.add(what)
                 problems.append(f"code cell {n} {what}: {m.group(0).strip()!r}")
+        for i, line in enumerate(cell.source.splitlines(), 1):
+            if len(line) > MAX_CODE_COLUMNS:
+                problems.append(
+                    f"code cell {n} line {i} has {len(line)} columns "
+                    f"(> {MAX_CODE_COLUMNS}): {line.strip()[:40]!r}"
+                )
     return problems
 
 
@@ -228,9 +237,11 @@ def test_code_cell_rules_can_fail():
         ("code", 'url = "https://example.org/data.bin"'),
         ("code", 'open("/work/main/results/gpu/x.json")'),
         ("code", 'import os; os.environ["TRITON_INTERPRET"] = "1"'),
+        ("code", "x = " + "1 + " * 22 + "1"),
     )
     problems = code_cell_problems(bad)
-    assert len(problems) == 5, problems
+    assert len(problems) == 6, problems
+    assert "line 1 has 93 columns" in problems[5]
     assert "first code cell" in problems[0]
     assert "installs packages" in problems[1] and "has a URL" in problems[2]
     assert "absolute path" in problems[3] and "TRITON_INTERPRET" in problems[4]
