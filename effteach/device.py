@@ -14,6 +14,8 @@ import os
 
 import torch
 
+from effteach.checks import typed
+
 HAS_GPU: bool = bool(torch.cuda.is_available())
 """True when a CUDA device is visible to torch."""
 
@@ -41,6 +43,7 @@ def kernel_dtypes() -> tuple[torch.dtype, ...]:
     return INTERPRETER_DTYPES if INTERPRETER else GPU_DTYPES
 
 
+@typed
 def check_kernel_dtype(name: str, t: torch.Tensor) -> None:
     """Raise a clear error when a kernel argument has a dtype unsupported here.
 

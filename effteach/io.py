@@ -7,10 +7,13 @@ of it, and an interrupted write leaves nothing behind.
 
 from __future__ import annotations
 
+import codecs
 import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+
+from effteach.checks import typed
 
 
 def _mode_for(path: Path) -> int:
@@ -23,6 +26,7 @@ def _mode_for(path: Path) -> int:
         return 0o666 & ~mask
 
 
+@typed
 def atomic_write(path: str | os.PathLike, write: Callable[[str], object]) -> None:
     """Create ``path`` atomically; ``write(tmp_path)`` writes the content.
 
@@ -43,13 +47,19 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], object]) -> Non
         raise
 
 
+@typed
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically."""
     atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
 
 
+@typed
 def atomic_write_text(
     path: str | os.PathLike, text: str, encoding: str = "utf-8"
 ) -> None:
     """Write ``text`` to ``path`` atomically (no newline translation)."""
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise ValueError(f"encoding: unknown encoding {encoding!r}") from None
     atomic_write_bytes(path, text.encode(encoding))

@@ -637,6 +637,10 @@ def static_frame_baseline(video: torch.Tensor, n_context: int) -> torch.Tensor:
     if video.dim() < 2:
         raise ValueError(f"video: expected shape (n, T, ...), got {tuple(video.shape)}")
     t = video.shape[1]
+    if t < 2:
+        raise ValueError(
+            f"video: expected T >= 2 frames (n, T, ...), got {tuple(video.shape)}"
+        )
     if isinstance(n_context, bool) or not isinstance(n_context, int):
         raise TypeError(f"n_context: expected an int, got {type(n_context).__name__}")
     if not 1 <= n_context <= t - 1:

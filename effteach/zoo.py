@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from pathlib import Path
 
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from effteach.checks import typed
 from effteach.io import atomic_write
 
 CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
@@ -46,18 +48,20 @@ def _classes() -> dict[str, tuple[type[nn.Module], type]]:
     }
 
 
-def names(checkpoint_dir: Path | None = None) -> list[str]:
+@typed
+def names(checkpoint_dir: str | os.PathLike | None = None) -> list[str]:
     """Names of the committed checkpoints."""
     d = Path(checkpoint_dir or CHECKPOINT_DIR)
     return sorted(p.name[: -len(".config.json")] for p in d.glob("*.config.json"))
 
 
+@typed
 def save(
     name: str,
     model: nn.Module,
     train_info: dict,
     metrics: dict,
-    checkpoint_dir: Path | None = None,
+    checkpoint_dir: str | os.PathLike | None = None,
     half: bool = False,
 ) -> Path:
     """Write the three files of a checkpoint atomically; return the weights' path.
@@ -95,8 +99,13 @@ def save(
     return weights
 
 
-def read_json(name: str, which: str, checkpoint_dir: Path | None = None) -> dict:
+@typed
+def read_json(
+    name: str, which: str, checkpoint_dir: str | os.PathLike | None = None
+) -> dict:
     """Return ``<name>.<which>.json`` (which: "config" or "metrics")."""
+    if which not in ("config", "metrics"):
+        raise ValueError(f"which: expected 'config' or 'metrics', got {which!r}")
     path = Path(checkpoint_dir or CHECKPOINT_DIR) / f"{name}.{which}.json"
     if not path.is_file():
         known = ", ".join(names(checkpoint_dir)) or "none"
@@ -107,7 +116,8 @@ def read_json(name: str, which: str, checkpoint_dir: Path | None = None) -> dict
     return json.loads(path.read_text())
 
 
-def load(name: str, checkpoint_dir: Path | None = None) -> nn.Module:
+@typed
+def load(name: str, checkpoint_dir: str | os.PathLike | None = None) -> nn.Module:
     """Build the model of a committed checkpoint and load its weights (eval mode).
 
     Raises:

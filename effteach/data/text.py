@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from effteach.checks import typed
 from effteach.io import atomic_write_text
 
 __all__ = [
@@ -250,6 +251,7 @@ def _build_corpus(root: Path, files: tuple[str, ...], skip_missing: bool) -> str
     return text
 
 
+@typed
 def stdlib_corpus(check_hash: bool = True) -> str:
     r"""The docstrings and comments of :data:`STDLIB_FILES`, as one ASCII string.
 
@@ -436,6 +438,7 @@ class TextSplits:
     tokenizer: CharTokenizer
 
 
+@typed
 def text_splits(
     seq_len: int, val_fraction: float = 0.1, check_hash: bool = True
 ) -> TextSplits:
@@ -705,6 +708,7 @@ def markov_copy_batch(
     if seq_len % 2:
         raise ValueError(f"seq_len: expected an even int >= 4, got {seq_len}")
     seed = _check_int("seed", seed, 0)
+    chain_seed = _check_int("chain_seed", chain_seed, 0)
     chain = markov_chain(vocab, chain_seed, n_successors, smoothing)
     gen = torch.Generator().manual_seed(seed)
     half = seq_len // 2

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from effteach.checks import typed
+
 __all__ = ["SHAPE_NAMES", "OCCLUDER_LEVEL", "MovingShapes", "moving_shapes"]
 
 #: Class ids of ``objects="shapes"``: ``classes == 2`` is a triangle.
@@ -185,6 +187,7 @@ def _trajectory(
     return pos, np.where(forward, v, -v)
 
 
+@typed
 def moving_shapes(
     n_videos: int,
     n_frames: int = 16,
