@@ -88,6 +88,8 @@ class Question:
         tolerance: ``(*case_args) -> (rtol, atol)`` for one case (say by dtype);
             None uses ``rtol`` and ``atol`` for every case.
         output_names: names of the outputs, used in feedback ("lse: max error").
+        solution: a right answer where ``reference`` is not one the check takes:
+            the staff kernel of a ``"kernel"`` question (required there).
     """
 
     qid: str
@@ -101,6 +103,7 @@ class Question:
     launch: Callable[..., Any] | None = None
     tolerance: Callable[..., tuple[float, float]] | None = None
     output_names: tuple[str, ...] = ()
+    solution: Any = None
 
     @property
     def slug(self) -> str:
@@ -134,6 +137,8 @@ def register(question: Question) -> Question:
         )
     if question.kind == "kernel" and not callable(question.launch):
         raise ValueError(f"launch: required for kernel question {question.qid}")
+    if question.kind == "kernel" and question.solution is None:
+        raise ValueError(f"solution: required for kernel question {question.qid}")
     QUESTIONS[question.qid] = question
     return question
 

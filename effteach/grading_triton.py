@@ -176,10 +176,12 @@ def _kernel_frame(exc: BaseException, kernel: Any) -> traceback.FrameSummary | N
     found = None
     seen: set[int] = set()
     first = code.co_firstlineno
+    last = max((ln for _, _, ln in code.co_lines() if ln), default=first)
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
         for frame in traceback.extract_tb(exc.__traceback__):
-            if frame.filename == code.co_filename and (frame.lineno or 0) >= first:
+            inside = first <= (frame.lineno or 0) <= last
+            if frame.filename == code.co_filename and inside:
                 found = frame
         exc = exc.__cause__ or exc.__context__
     return found

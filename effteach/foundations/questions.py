@@ -276,6 +276,7 @@ register(
         make_cases=_softmax_cases,
         launch=launch_softmax,
         tolerance=_softmax_tolerance,
+        solution=_softmax_kernel_ref,
     )
 )
 

@@ -794,6 +794,7 @@ register(
         launch=launch_attention,
         tolerance=_attention_tolerance,
         output_names=("o", "lse"),
+        solution=_attn_kernel_ref,
     )
 )
 

@@ -9,7 +9,8 @@ from effteach.grading import CheckFailed, Question, check, compare_arrays, evalu
 @pytest.mark.parametrize("qid", grading.questions_for("foundations"))
 def test_reference_passes_and_wrong_answer_is_rejected(qid):
     q = grading.get(qid)
-    assert evaluate(q.reference, qid, cases=10).cases >= 1
+    right = q.reference if q.solution is None else q.solution  # a kernel's staff one
+    assert evaluate(right, qid, cases=10).cases >= 1
     with pytest.raises(CheckFailed, match=qid):
         check(q.wrong, qid, cases=10)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -31,7 +32,8 @@ from effteach.pebble_io.questions import (
 from effteach.pebble_io.symbolic import branch_ratio, crossover, symbols
 from effteach.tools.assign import check_wrong_answer_rejected
 
-QIDS = ["pebble_io.q1", "pebble_io.q2", "pebble_io.q3", "pebble_io.q4"]
+QIDS = ["pebble_io.q1", "pebble_io.q2", "pebble_io.q3", "pebble_io.q4",
+        "pebble_io.q5"]
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -215,3 +217,102 @@ def test_q4_reference_below_d_squared():
     check(ratio, "pebble_io.q4")
     with pytest.raises(CheckFailed, match="expected"):
         check(ratio * 1.1, "pebble_io.q4")
+
+
+# ----------------------------------------------------------------------- q5
+#: bug -> the start of the feedback a student gets from the visible check
+Q5_FEEDBACK = {
+    "no rescale of the accumulator": "pebble_io.q5: case 0 (Tensor(1, 2, 37, 16) "
+    "torch.float32, Tensor(1, 2, 37, 16) torch.float32, Tensor(1, 2, 37, 16) "
+    "torch.float32, False): o: max error 8.908e-01",
+    "mask applied after the max": "pebble_io.q5: case 2 (Tensor(1, 1, 21, 16) "
+    "torch.float32, Tensor(1, 1, 21, 16) torch.float32, Tensor(1, 1, 21, 16) "
+    "torch.float32, True): o: non-finite value nan",
+    "off-by-one tail mask (offs_n <= n_ctx)": "pebble_io.q5: case 0 (Tensor(1, 2, "
+    "37, 16) torch.float32, Tensor(1, 2, 37, 16) torch.float32, Tensor(1, 2, 37, 16) "
+    "torch.float32, False): o: max error 1.805e-02",
+    "off-by-one causal mask (j < i)": "pebble_io.q5: case 1 (Tensor(1, 1, 37, 16) "
+    "torch.float16, Tensor(1, 1, 37, 16) torch.float16, Tensor(1, 1, 37, 16) "
+    "torch.float16, True): o: non-finite value nan",
+    "lse in the wrong base (log2, not ln)": "pebble_io.q5: case 0 (Tensor(1, 2, 37, "
+    "16) torch.float32, Tensor(1, 2, 37, 16) torch.float32, Tensor(1, 2, 37, 16) "
+    "torch.float32, False): lse: max error 2.306e+00",
+}
+
+
+@pytest.mark.interpreter
+def test_q5_registered_as_a_kernel_question_with_no_rescale_as_wrong():
+    from effteach.pebble_io.questions import (
+        ATTENTION_BUGS,
+        _attn_kernel_no_rescale,
+        _attn_kernel_ref,
+        launch_attention,
+    )
+
+    q = QUESTIONS["pebble_io.q5"]
+    assert q.kind == "kernel" and q.launch is launch_attention
+    assert q.wrong is _attn_kernel_no_rescale is next(iter(ATTENTION_BUGS.values()))
+    assert q.solution is _attn_kernel_ref and q.output_names == ("o", "lse")
+    assert set(Q5_FEEDBACK) == set(ATTENTION_BUGS)
+
+
+@pytest.mark.interpreter
+@pytest.mark.parametrize("bug", list(Q5_FEEDBACK))
+def test_q5_each_typical_bug_is_rejected_by_the_visible_check(bug):
+    from effteach.pebble_io.questions import ATTENTION_BUGS
+
+    with pytest.raises(CheckFailed) as exc:
+        check(ATTENTION_BUGS[bug], "pebble_io.q5")
+    assert str(exc.value).startswith(Q5_FEEDBACK[bug]), str(exc.value)
+
+
+@pytest.mark.interpreter
+def test_q5_mask_after_max_needs_the_large_score_case():
+    """Exact in theory: only the case with large masked scores catches it."""
+    from effteach.grading import evaluate
+    from effteach.pebble_io.questions import ATTENTION_BUGS, _attention_cases
+
+    bug = ATTENTION_BUGS["mask applied after the max"]
+    q = QUESTIONS["pebble_io.q5"]
+    for i in (0, 1):
+        args = _attention_cases(2, 0)[i]
+        o, lse = q.launch(bug, *args)
+        want_o, want_lse = q.reference(*args)
+        rtol, atol = q.tolerance(*args)
+        np.testing.assert_allclose(o.double().numpy(), want_o, rtol=rtol, atol=atol)
+    with pytest.raises(CheckFailed, match="case 2"):
+        evaluate(bug, "pebble_io.q5")
+
+
+@pytest.mark.interpreter
+@pytest.mark.parametrize("seed", [0, 2025])
+def test_q5_staff_kernel_passes_the_hidden_cases(seed):
+    from effteach.grading import evaluate
+    from effteach.pebble_io.questions import _attn_kernel_ref
+
+    report = evaluate(_attn_kernel_ref, "pebble_io.q5", cases=16, seed=seed)
+    assert report.cases == 16 and report.max_error < 2e-3
+
+
+@pytest.mark.interpreter
+def test_q5_lecture_kernel_is_right_but_for_the_base_of_lse():
+    """kernels/pebble_io.py keeps lse in base 2: o passes, lse is off by log2 e."""
+    from effteach.kernels.pebble_io import _attn_fwd_kernel
+
+    with pytest.raises(CheckFailed, match=r"case 0 .*\): lse: max error") as exc:
+        check(_attn_fwd_kernel, "pebble_io.q5")
+    got, want = (float(x) for x in
+                 re.search(r"got (\S+), expected (\S+) ", str(exc.value)).groups())
+    assert got / want == pytest.approx(1 / math.log(2), rel=1e-4)
+
+
+@pytest.mark.interpreter
+def test_q5_cases_cover_ragged_n_causal_and_dtypes():
+    from effteach.pebble_io.questions import _attention_cases
+
+    cases = _attention_cases(16, 2025)
+    ns = [c[0].shape[2] for c in cases]
+    assert ns[:5] == [37, 37, 21, 1, 5]
+    assert {c[3] for c in cases} == {True, False}
+    assert {c[0].dtype for c in cases} == {torch.float32, torch.float16}
+    assert any(c[0].shape[1] == 2 for c in cases)  # several heads
