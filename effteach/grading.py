@@ -105,6 +105,22 @@ class Question:
     output_names: tuple[str, ...] = ()
     solution: Any = None
 
+    def __post_init__(self) -> None:
+        names = self.output_names
+        if not isinstance(names, tuple | list) or not all(
+            isinstance(n, str) for n in names
+        ):
+            raise TypeError(
+                f"output_names: expected a tuple of str, got {names!r}"
+            )
+        object.__setattr__(self, "output_names", tuple(names))
+        for name in ("launch", "tolerance"):
+            value = getattr(self, name)
+            if value is not None and not callable(value):
+                raise TypeError(
+                    f"{name}: expected a function or None, got {type(value).__name__}"
+                )
+
     @property
     def slug(self) -> str:
         """The chapter slug, the part of the id before the dot."""
