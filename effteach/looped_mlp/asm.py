@@ -38,6 +38,8 @@ import re
 
 import numpy as np
 
+from effteach.checks import typed
+
 __all__ = [
     "AssemblyError", "Program", "assemble", "check_words", "disassemble", "value_range"
 ]
@@ -57,7 +59,10 @@ _MACROS = {  # name -> operand count
 
 
 class AssemblyError(ValueError):
-    """Invalid assembly; the message starts with ``line N:``."""
+    """Invalid assembly; the message starts with ``source: line N:``."""
+
+    def __init__(self, message: str):
+        super().__init__(f"source: {message}")
 
 
 def _check_int(name: str, value, low: int, high: int) -> int:
@@ -225,18 +230,22 @@ class Program:
         """Memory cells (a power of two)."""
         return len(self.memory)
 
+    @typed
     def cell(self, memory: np.ndarray, name: str) -> int:
         """The value of data cell ``name`` (or ``name+k``) in a memory array.
 
         Raises:
             ValueError: if ``name`` is not a data cell of this program (or out of
                 range), naming the known cells.
+            TypeError, ValueError: naming ``memory`` unless it holds this program's
+                words (:func:`check_words`, the shape of ``self.memory``).
         """
+        memory = check_words("memory", memory, self.bits, self.memory.shape)
         try:
             return int(memory[_address(name, self.symbols, len(memory), 0)])
         except AssemblyError as err:
             known = ", ".join(sorted(self.symbols))
-            msg = str(err).split(": ", 1)[1]
+            msg = str(err).split(": ", 2)[2]  # without "source: line 0: "
             raise ValueError(f"name: {msg} (data cells: {known})") from None
 
 
@@ -458,6 +467,7 @@ def assemble(source: str, n_mem: int = 16, bits: int = 8, n_instr: int = 32) -> 
     )
 
 
+@typed
 def disassemble(program: Program) -> list[str]:
     """One line per used instruction: ``k: subleq a, b, c`` with cell names."""
     names = {v: k for k, v in sorted(program.symbols.items(), key=lambda kv: -kv[1])}

@@ -22,6 +22,8 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from effteach.checks import check_float, check_int, typed
+
 __all__ = ["Affine", "Circuit", "Net"]
 
 
@@ -31,8 +33,15 @@ class Affine:
     __slots__ = ("terms", "const")
 
     def __init__(self, terms: dict[int, float] | None = None, const: float = 0.0):
+        # built thousands of times by a compile: checked without a wrapper
+        if terms is not None and terms.__class__ is not dict:
+            raise TypeError(
+                f"terms: expected a dict of signal -> coefficient, got "
+                f"{type(terms).__name__}"
+            )
         self.terms = {k: v for k, v in (terms or {}).items() if v != 0}
-        self.const = float(const)
+        self.const = const if const.__class__ is float and const == const else \
+            check_float("const", const)
 
     @staticmethod
     def of(x) -> Affine:
@@ -125,8 +134,20 @@ class Net:
         n = sum(w.size + b.size for w, b in zip(self.weights, self.biases, strict=True))
         return n + self.readout.size + self.readout_bias.size
 
+    @typed
     def forward(self, x: np.ndarray, trace: bool = False):
-        """Apply the net to inputs ``x`` (..., n_inputs) in float64 numpy."""
+        """Apply the net to inputs ``x`` (..., n_inputs) in float64 numpy.
+
+        Raises:
+            TypeError, ValueError: naming ``x`` unless it is a real array whose last
+                dimension is the net's input width.
+        """
+        n_in = self.weights[0].shape[1] if self.weights else self.readout.shape[1]
+        if x.dtype.kind not in "iuf" or x.ndim < 1 or x.shape[-1] != n_in:
+            raise ValueError(
+                f"x: expected a real array of shape (..., {n_in}), got {x.dtype} of "
+                f"shape {x.shape}"
+            )
         h = np.asarray(x, dtype=np.float64)
         hidden = []
         for w, b in zip(self.weights, self.biases, strict=True):
@@ -139,9 +160,14 @@ class Net:
 class Circuit:
     """A DAG of ReLU signals over ``n_inputs`` inputs (see the module docstring)."""
 
+    @typed
     def __init__(self, n_inputs: int, input_names: Sequence[str] | None = None):
+        n_inputs = check_int("n_inputs", n_inputs, 1)
         if input_names is not None and len(input_names) != n_inputs:
-            raise ValueError("input_names: expected one name per input")
+            raise ValueError(
+                f"input_names: expected one name per input (n_inputs={n_inputs}), "
+                f"got {len(input_names)}"
+            )
         self._sig: list[_Signal] = [
             _Signal(input_names[i] if input_names else f"x{i}", None, None, i)
             for i in range(n_inputs)
@@ -150,11 +176,13 @@ class Circuit:
         self.outputs: list[Affine] = []
         self.stage: str | None = None  # the stage new signals belong to
 
+    @typed
     def input(self, i: int) -> Affine:
-        """Input ``i`` as an affine form."""
-        return Affine({i: 1.0})
+        """Input ``i`` (in ``[0, n_inputs)``) as an affine form."""
+        return Affine({check_int("i", i, 0, self.n_inputs - 1): 1.0})
 
-    def relu(self, expr, name: str) -> Affine:
+    @typed
+    def relu(self, expr: Affine | float, name: str) -> Affine:
         """Add the signal ``ReLU(expr)``; return it as an affine form."""
         expr = Affine.of(expr)
         if not expr.terms:

@@ -33,6 +33,7 @@ import math
 import numpy as np
 import torch
 
+from effteach.checks import typed
 from effteach.looped_mlp.asm import Program, check_words
 from effteach.looped_mlp.circuit import Affine, Circuit, Net, total
 from effteach.looped_mlp.reference import StepLimitError, Trace, check_run_args
@@ -411,7 +412,16 @@ class LoopedMLP:
         with_snap: whether the body starts with the clean-up layer.
     """
 
+    @typed
     def __init__(self, layout: Layout, variant: str, with_snap: bool, net: Net):
+        if variant not in VARIANTS:
+            raise ValueError(f"variant: expected one of {VARIANTS}, got {variant!r}")
+        if net.weights[0].shape[1] != layout.size or net.readout.shape[0] != \
+                layout.size:
+            raise ValueError(
+                f"net: expected a net from and to the layout's {layout.size} state "
+                f"units, got {net.weights[0].shape[1]} -> {net.readout.shape[0]}"
+            )
         self.layout, self.variant, self.with_snap, self.net = (
             layout, variant, with_snap, net,
         )
@@ -436,20 +446,23 @@ class LoopedMLP:
             )
         return self._cache[key]
 
+    def _check_state(self, name: str, state) -> None:
+        if not isinstance(state, torch.Tensor) or not state.is_floating_point():
+            raise TypeError(f"{name}: expected a floating-point torch.Tensor")
+        if state.dim() != 2 or state.shape[1] != self.layout.size:
+            raise ValueError(
+                f"{name}: expected shape (batch, {self.layout.size}), got "
+                f"{tuple(state.shape)}"
+            )
+
     def step(self, state: torch.Tensor, trace: bool = False):
         """One pass of the loop body on states (batch, state size), in their dtype.
 
         With ``trace``, also return the hidden activations of every layer.
         """
-        if not isinstance(state, torch.Tensor) or not state.is_floating_point():
-            raise TypeError("state: expected a floating-point torch.Tensor")
+        self._check_state("state", state)
         if not isinstance(trace, bool):
             raise TypeError(f"trace: expected a bool, got {type(trace).__name__}")
-        if state.dim() != 2 or state.shape[1] != self.layout.size:
-            raise ValueError(
-                f"state: expected shape (batch, {self.layout.size}), got "
-                f"{tuple(state.shape)}"
-            )
         ws, bs, ro, rb = self._tensors(state.dtype, state.device)
         h = state
         hidden = []
@@ -559,6 +572,7 @@ class LoopedMLP:
                 ``n_steps`` (an int >= 0).
         """
         n_steps = _check_size("n_steps", n_steps, 0, 2**31, pow2=False)
+        self._check_state("states", states)
         out = [states]
         x = states
         for _ in range(n_steps):

@@ -15,7 +15,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from effteach.looped_mlp.asm import Program, assemble, value_range
+from effteach.checks import typed
+from effteach.looped_mlp.asm import Program, assemble, check_words, value_range
 
 __all__ = [
     "Demo",
@@ -176,9 +177,19 @@ def demo(name: str, *args, n_mem: int = 16, bits: int = 8) -> tuple[Program, obj
     return program, d.truth(*args)
 
 
+@typed
 def demo_answer(name: str, program: Program, memory: np.ndarray):
-    """Read demo ``name``'s answer from a final memory."""
+    """Read demo ``name``'s answer from a final memory.
+
+    Raises:
+        TypeError, ValueError: naming the argument, for an unknown demo, a
+            non-Program, or a memory that is not the program's words (shape, dtype
+            and range, as :func:`~effteach.looped_mlp.asm.check_words`).
+    """
+    if name not in DEMOS:
+        raise ValueError(f"name: expected one of {sorted(DEMOS)}, got {name!r}")
     d = DEMOS[name]
+    memory = check_words("memory", memory, program.bits, program.memory.shape)
     if name == "sort":
         start = program.symbols["V"]
         n = program.symbols["T"] - start

@@ -19,6 +19,7 @@ import dataclasses
 
 import numpy as np
 
+from effteach.checks import typed
 from effteach.looped_mlp.asm import Program, _check_int, check_words
 
 __all__ = ["StepLimitError", "Trace", "wrap", "step", "run"]
@@ -79,8 +80,8 @@ def step(code: np.ndarray, memory: np.ndarray, pc: int, bits: int):
     a, b, c = (int(v) for v in code[pc])
     if not (0 <= a < len(mem) and 0 <= b < len(mem) and 0 <= c < len(code)):
         raise ValueError(
-            f"code: instruction {pc} = ({a}, {b}, {c}) is out of range "
-            f"(n_mem={len(mem)}, n_instr={len(code)})"
+            f"code: instruction {pc} = ({a}, {b}, {c}) is out of range for a memory "
+            f"of {len(mem)} cells and {len(code)} instructions"
         )
     return _step(code, mem, pc, bits)
 
@@ -106,16 +107,36 @@ def check_run_args(program, max_steps, strict) -> None:
         raise TypeError(f"strict: expected a bool, got {type(strict).__name__}")
 
 
+@typed
 @dataclasses.dataclass(frozen=True)
 class Trace:
     """States of a run: ``memory[t]``, ``pc[t]`` for t = 0 .. steps.
 
     ``memory[-1], pc[-1]`` is the halted state (a fixed point) if ``halted``.
+
+    Raises:
+        TypeError, ValueError: naming the field, unless ``memory`` is an integer
+            array (steps + 1, n_mem) and ``pc`` an integer array (steps + 1,).
     """
 
     memory: np.ndarray  # (steps + 1, n_mem) int64
     pc: np.ndarray  # (steps + 1,) int64
     halted: bool
+
+    def __post_init__(self):
+        for name, arr, ndim in (("memory", self.memory, 2), ("pc", self.pc, 1)):
+            if arr.dtype.kind not in "iu":
+                raise TypeError(f"{name}: expected an integer array, got {arr.dtype}")
+            if arr.ndim != ndim or not len(arr):
+                raise ValueError(
+                    f"{name}: expected a non-empty {ndim}-D array, got shape "
+                    f"{arr.shape}"
+                )
+        if len(self.pc) != len(self.memory):
+            raise ValueError(
+                f"pc: expected one entry per row of memory ({len(self.memory)}), got "
+                f"{len(self.pc)}"
+            )
 
     @property
     def steps(self) -> int:

@@ -31,6 +31,7 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
+from effteach.checks import check_sequence
 from effteach.looped_mlp.asm import Program, disassemble
 from effteach.looped_mlp.compiler import LoopedMLP, compile_machine
 from effteach.looped_mlp.reference import Trace
@@ -127,11 +128,11 @@ def _machine_for(program: Program, machine) -> LoopedMLP:
     return machine
 
 
-def _dtype_name(dtype) -> str:
+def _dtype_name(dtype, arg: str = "dtype") -> str:
     for name, dt in DTYPES.items():
         if dtype == name or dtype == dt:
             return name
-    raise ValueError(f"dtype: expected one of {sorted(DTYPES)}, got {dtype!r}")
+    raise ValueError(f"{arg}: expected one of {sorted(DTYPES)}, got {dtype!r}")
 
 
 def _check_int(name: str, value, low: int) -> int:
@@ -557,9 +558,8 @@ def debugger_panel(
     program = _check_program(program)
     machine = _machine_for(program, machine)
     max_steps = _check_int("max_steps", max_steps, 1)
-    dtypes = [_dtype_name(d) for d in dtypes]
-    if not dtypes:
-        raise ValueError("dtypes: expected at least one dtype")
+    dtypes = [_dtype_name(d, f"dtypes[{i}]")
+              for i, d in enumerate(check_sequence("dtypes", dtypes))]
     lay = machine.layout
     variants = {
         machine.with_snap: machine,

@@ -41,7 +41,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from effteach.checks import check_int, typed
+from effteach.checks import check_float, check_int, typed
 
 __all__ = [
     "REGISTERS",
@@ -148,6 +148,25 @@ def _shape(shape) -> tuple[int, ...]:
     return tuple(check_int("shape", s, 1) for s in shape)
 
 
+@typed
+def _check_tile_args(
+    data: np.ndarray,
+    label: str,
+    region: tuple[tuple[int, int], tuple[int, int]] | None,
+    loaded: bool,
+) -> None:
+    """The type checks of :class:`Tile` (off the hot path: only when one fails)."""
+
+
+def _index_arg(name: str, value):
+    """An int row or column index, as a slice of one."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(
+            f"{name}: expected a slice or an int, got {type(value).__name__} {value!r}"
+        )
+    return slice(value, value + 1)
+
+
 def _region(index: tuple[slice, ...], shape: tuple[int, ...]):
     r0, r1, _ = index[0].indices(shape[0])
     if len(shape) == 1:
@@ -156,7 +175,6 @@ def _region(index: tuple[slice, ...], shape: tuple[int, ...]):
     return (r0, r1), (c0, c1)
 
 
-@typed
 class Tile:
     """A block of fast memory: a loaded region of a tensor, or scratch.
 
@@ -180,6 +198,11 @@ class Tile:
         region: tuple[tuple[int, int], tuple[int, int]] | None,
         loaded: bool,
     ):
+        # made for every move: the common case costs four class comparisons
+        if data.__class__ is not np.ndarray or label.__class__ is not str or \
+                loaded.__class__ is not bool or not (
+                    region is None or region.__class__ is tuple):
+            _check_tile_args(data, label, region, loaded)
         self._data = data
         self.label = label
         self.words = data.size
@@ -216,7 +239,6 @@ class Tile:
         return f"Tile({self.label!r}, shape={self.shape}, {state})"
 
 
-@typed
 class TwoLevelMemory:
     """Slow memory of named tensors and a fast memory of ``sram`` words.
 
@@ -248,6 +270,7 @@ class TwoLevelMemory:
     Book: notebooks/pebble_io/lecture.md, "The method".
     """
 
+    @typed
     def __init__(
         self, sram: int, trace: str | None = None, max_events: int = 2_000_000
     ):
@@ -289,6 +312,7 @@ class TwoLevelMemory:
         self._base[name] = self._next_base
         self._next_base += arr.size
 
+    @typed
     def put(self, name: str, array) -> None:
         """Place an input tensor in slow memory (the game's initial blue pebbles).
 
@@ -306,6 +330,7 @@ class TwoLevelMemory:
         self._new_tensor(name, np.array(arr, dtype=np.float64))
         self._written[name] = None
 
+    @typed
     def create(self, name: str, shape: tuple[int, ...] | list[int]) -> None:
         """Reserve an output or intermediate tensor; its words hold no value yet."""
         shape = _shape(shape)
@@ -345,11 +370,13 @@ class TwoLevelMemory:
 
     # ---- moves ------------------------------------------------------------------
     def _index(self, name: str, rows, cols) -> tuple[np.ndarray, tuple[slice, ...]]:
-        arr = self._slow.get(name)
+        arr = self._slow.get(name) if name.__class__ is str else None
         if arr is None:
+            if not isinstance(name, str):
+                raise TypeError(f"name: expected a str, got {type(name).__name__}")
             raise KeyError(f"name: no tensor {name!r} in slow memory ({self.tensors})")
         if rows.__class__ is not slice:
-            rows = slice(rows, rows + 1)
+            rows = _index_arg("rows", rows)
         if arr.ndim == 1:
             if cols is not None:
                 raise ValueError(f"cols: {name!r} is 1-D; give rows only")
@@ -357,7 +384,7 @@ class TwoLevelMemory:
         if cols is None:
             cols = slice(None)
         elif cols.__class__ is not slice:
-            cols = slice(cols, cols + 1)
+            cols = _index_arg("cols", cols)
         return arr, (rows, cols)
 
     def _claim(self, words: int, what) -> None:
@@ -461,8 +488,17 @@ class TwoLevelMemory:
         Raises:
             CapacityError: if it does not fit next to what is resident.
         """
-        shape = _shape(shape)
-        data = np.zeros(shape) if fill == 0 else np.full(shape, float(fill))
+        if shape.__class__ is int and shape > 0:
+            shape = (shape,)
+        elif shape.__class__ is not tuple or not 0 < len(shape) < 3 or not all(
+                s.__class__ is int and s > 0 for s in shape):
+            shape = _shape(shape)
+        if label.__class__ is not str:
+            raise TypeError(f"label: expected a str, got {type(label).__name__}")
+        if fill.__class__ is float and fill == 0:
+            data = np.zeros(shape)
+        else:
+            data = np.full(shape, check_float("fill", fill, finite=False))
         before = self.resident
         self._claim(data.size, lambda: f"allocating {label!r} {shape}")
         region = ((0, shape[0]), (0, shape[1] if len(shape) > 1 else 1))

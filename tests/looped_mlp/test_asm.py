@@ -136,7 +136,7 @@ def test_assembly_errors_name_the_line(source, n_instr, line, pattern):
     with pytest.raises(AssemblyError) as info:
         assemble(source, n_mem=8, bits=8, n_instr=n_instr)
     msg = str(info.value)
-    assert msg.startswith(f"line {line}: "), msg
+    assert msg.startswith(f"source: line {line}: "), msg
     assert re.search(pattern, msg), msg
     assert isinstance(info.value, ValueError)  # AssemblyError is a ValueError
 
