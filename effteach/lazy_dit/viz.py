@@ -496,7 +496,8 @@ def lazy_panel(
 # ---------------------------------------------------------- similarity
 @typed
 def similarity_figure(
-    cos: torch.Tensor | np.ndarray, kappa: Sequence[float] | None = None
+    cos: torch.Tensor | np.ndarray,
+    kappa: Sequence[float] | np.ndarray | torch.Tensor | None = None,
 ) -> go.Figure:
     """Consecutive-step cosine similarity of every module's output.
 
