@@ -425,7 +425,7 @@ def run_figure(run: LazyRun, columns: int | None = None) -> go.Figure:
 def lazy_panel(
     model: TinyDiT,
     runs: Sequence[LazyRun],
-    thresholds: tuple[float, float, float] = (0.3, 0.7, 0.05),
+    thresholds: Sequence[float] = (0.3, 0.7, 0.05),
 ):
     """The live version of :func:`laziness_figure` (ipywidgets).
 
@@ -450,6 +450,8 @@ def lazy_panel(
     runs = _check_runs(runs)
     if any(r.gates is None for r in runs):
         raise ValueError("runs: every run must carry its gates (from lazy_run)")
+    if len(thresholds) != 3:
+        raise ValueError(f"thresholds: expected (low, high, step), got {thresholds}")
     low, high, step = thresholds
     if not 0 < low < 0.5 < high < 1 or not step > 0:
         raise ValueError(
