@@ -36,6 +36,8 @@ from typing import Any
 
 import numpy as np
 
+from effteach.checks import check_float, check_int, typed
+
 
 class CheckFailed(AssertionError):
     """An answer did not pass its question's check; the message is the feedback.
@@ -106,6 +108,7 @@ class Question:
     solution: Any = None
 
     def __post_init__(self) -> None:
+        self._check_fields()
         names = self.output_names
         if not isinstance(names, tuple | list) or not all(
             isinstance(n, str) for n in names
@@ -121,10 +124,52 @@ class Question:
                     f"{name}: expected a function or None, got {type(value).__name__}"
                 )
 
+    def _check_fields(self) -> None:
+        for name in ("qid", "prompt", "kind"):
+            if not isinstance(getattr(self, name), str):
+                raise TypeError(
+                    f"{name}: expected a str, got {type(getattr(self, name)).__name__}"
+                )
+        if self.kind not in KINDS:
+            raise ValueError(
+                f"kind: expected one of {', '.join(map(repr, KINDS))}, got "
+                f"{self.kind!r}"
+            )
+        check_float("rtol", self.rtol, 0.0)
+        check_float("atol", self.atol, 0.0)
+        if self.kind == "value":  # numbers to compare, or a function computing them
+            for name in ("reference", "wrong"):
+                _check_value(name, getattr(self, name))
+        elif self.kind == "function":
+            for name in ("reference", "wrong"):
+                if not callable(getattr(self, name)):
+                    raise TypeError(
+                        f"{name}: expected a function for a function question, got "
+                        f"{type(getattr(self, name)).__name__}"
+                    )
+
     @property
     def slug(self) -> str:
         """The chapter slug, the part of the id before the dot."""
         return self.qid.split(".", 1)[0]
+
+
+def _check_value(name: str, value: Any) -> None:
+    """A value question's answer: finite numbers (an array, a tuple) or a function."""
+    if callable(value):
+        return
+    try:
+        arr = np.asarray(value)
+    except ValueError:  # ragged: a tuple of outputs of different shapes
+        for i, v in enumerate(value):
+            _check_value(f"{name}[{i}]", v)
+        return
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(
+            f"{name}: expected numbers or a function, got {type(value).__name__}"
+        )
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        raise ValueError(f"{name}: expected finite numbers, got NaN or inf")
 
 
 QUESTIONS: dict[str, Question] = {}
@@ -173,19 +218,22 @@ def _load(slug: str) -> None:
     _LOADED_SLUGS.add(slug)
 
 
+@typed
 def questions_for(slug: str) -> list[str]:
     """Return the ids of the questions registered for a chapter, in order."""
     _load(slug)
     return sorted(q for q in QUESTIONS if q.split(".", 1)[0] == slug)
 
 
+@typed
 def get(question_id: str) -> Question:
     """Return a registered question.
 
     Raises:
         KeyError: naming the unknown id and the known ids of its chapter.
+        TypeError: naming ``question_id`` if it is not a str.
     """
-    if not isinstance(question_id, str) or "." not in question_id:
+    if "." not in question_id:
         raise KeyError(f"question_id: expected '<slug>.qN', got {question_id!r}")
     _load(question_id.split(".", 1)[0])
     if question_id not in QUESTIONS:
@@ -217,6 +265,7 @@ def _describe_args(args: tuple) -> str:
     return "(" + ", ".join(parts) + ")"
 
 
+@typed
 def compare_arrays(
     got: Any, want: Any, rtol: float, atol: float, where: str = ""
 ) -> float:
@@ -225,7 +274,13 @@ def compare_arrays(
     Raises:
         CheckFailed: on a shape mismatch, a non-finite value, or an error beyond
             ``atol + rtol * |want|``, naming the first mismatching index.
+        TypeError, ValueError: naming the argument, for a ``want`` that is not
+            numbers (the reference is the caller's) or a negative or NaN tolerance.
     """
+    check_float("rtol", rtol, 0.0, finite=False)
+    check_float("atol", atol, 0.0, finite=False)
+    if want is None or isinstance(want, (str, bytes)):
+        raise TypeError(f"want: expected numbers, got {type(want).__name__}")
     if isinstance(want, tuple | list):
         if not isinstance(got, tuple | list) or len(got) != len(want):
             n = len(got) if isinstance(got, tuple | list) else 1
@@ -240,6 +295,8 @@ def compare_arrays(
     if g.dtype == object:
         raise CheckFailed(f"{where}expected numbers, got {type(got).__name__}")
     g, w = g.astype(np.float64), w.astype(np.float64)
+    if not np.all(np.isfinite(w)):  # a got like it could never pass
+        raise ValueError("want: expected finite values (the reference), got NaN or inf")
     if not np.all(np.isfinite(g)):
         idx = tuple(int(i) for i in np.argwhere(~np.isfinite(g))[0])
         raise CheckFailed(f"{where}non-finite value {g[idx]} at index {idx}")
@@ -315,6 +372,7 @@ def _check_sympy(answer: Any, q: Question) -> float:
     return 0.0
 
 
+@typed
 def check(answer: Any, question_id: str, cases: int = 3, seed: int = 0) -> None:
     """Check an answer against its registered question; print one line of feedback.
 
@@ -336,6 +394,7 @@ def check(answer: Any, question_id: str, cases: int = 3, seed: int = 0) -> None:
     print(evaluate(answer, question_id, cases=cases, seed=seed))
 
 
+@typed
 def evaluate(answer: Any, question_id: str, cases: int = 3, seed: int = 0) -> Report:
     """Check an answer like :func:`check`, silently, and return the outcome.
 
@@ -355,8 +414,7 @@ def evaluate(answer: Any, question_id: str, cases: int = 3, seed: int = 0) -> Re
         ValueError: if ``cases`` is not a positive int.
     """
     q = get(question_id)
-    if not isinstance(cases, int) or cases < 1:
-        raise ValueError(f"cases: expected a positive int, got {cases!r}")
+    cases, seed = check_int("cases", cases, 1), check_int("seed", seed, 0)
     if q.kind == "sympy":
         max_err, n = _check_sympy(answer, q), 1
     elif q.kind == "value":
@@ -374,7 +432,8 @@ def evaluate(answer: Any, question_id: str, cases: int = 3, seed: int = 0) -> Re
             answer = kernel_launcher(answer, q.launch, q.qid)
         elif not callable(answer):
             raise CheckFailed(
-                f"{q.qid}: expected a function, got {type(answer).__name__}"
+                f"{q.qid}: expected your answer to be a function, got "
+                f"{type(answer).__name__}"
             )
         max_err, n = 0.0, 0
         for i, args in enumerate(_cases(q, cases, seed)):

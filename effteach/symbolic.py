@@ -24,11 +24,24 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
+from effteach.checks import check_float, check_int, typed
+
 
 class IdentityError(AssertionError):
     """A symbolic identity or a numerical comparison did not hold."""
 
 
+def _symbolic(name: str, value) -> None:
+    """Refuse what is no SymPy expression, Matrix or number (None, a str, ...)."""
+    if value is None or isinstance(value, (str, bytes)) or not isinstance(
+            value, (sp.Basic, sp.MatrixBase, int, float, np.number)):
+        raise TypeError(
+            f"{name}: expected a SymPy expression, Matrix or number, got "
+            f"{type(value).__name__}"
+        )
+
+
+@typed
 def assert_identity(lhs, rhs, name: str = "identity") -> None:
     """Assert that ``lhs == rhs`` symbolically (works for scalars and matrices).
 
@@ -40,7 +53,10 @@ def assert_identity(lhs, rhs, name: str = "identity") -> None:
     Raises:
         IdentityError: naming the identity and the non-zero simplified difference
             (for matrices, the first entry that differs).
+        TypeError: naming ``lhs`` or ``rhs`` if it is not symbolic.
     """
+    _symbolic("lhs", lhs)
+    _symbolic("rhs", rhs)
     lhs, rhs = sp.sympify(lhs), sp.sympify(rhs)
     if isinstance(lhs, sp.MatrixBase) or isinstance(rhs, sp.MatrixBase):
         if getattr(lhs, "shape", None) != getattr(rhs, "shape", None):
@@ -62,6 +78,7 @@ def assert_identity(lhs, rhs, name: str = "identity") -> None:
         raise IdentityError(f"{name}: lhs - rhs simplifies to {diff}, not 0")
 
 
+@typed
 def assert_matches(
     expr,
     symbols: Sequence[sp.Symbol],
@@ -88,9 +105,18 @@ def assert_matches(
         The largest absolute difference seen.
 
     Raises:
-        ValueError: if a symbol has no sample range.
+        ValueError: if a symbol has no sample range, ``expr`` has a free symbol
+            not in ``symbols``, or a tolerance is negative.
+        TypeError: naming the argument, for a non-symbolic ``expr`` or wrong types.
         IdentityError: at the first point where the two disagree, naming it.
     """
+    _symbolic("expr", expr)
+    free = sorted(str(s) for s in sp.sympify(expr).free_symbols - set(symbols))
+    if free:
+        raise ValueError(f"symbols: expr has free symbol(s) {free} not in symbols")
+    check_float("rtol", rtol, 0.0)
+    check_float("atol", atol, 0.0)
+    seed = check_int("seed", seed, 0)
     missing = [str(s) for s in symbols if str(s) not in samples]
     if missing:
         raise ValueError(f"samples: no (low, high) range for symbol(s) {missing}")
@@ -146,6 +172,11 @@ def to_latex(obj: Any, label: str | None = None) -> str:
     Raises:
         TypeError: naming the entry that is not symbolic, or a non-str label.
     """
+    if obj is None or isinstance(obj, (str, bytes)):  # text is no SymPy result
+        raise TypeError(
+            f"obj: expected a SymPy expression, Matrix, dict or list, got "
+            f"{type(obj).__name__}"
+        )
     if label is not None and not isinstance(label, str):
         raise TypeError(f"label: expected LaTeX as a str, got {type(label).__name__}")
     if isinstance(obj, Mapping):
@@ -212,6 +243,11 @@ def raw_sympy_outputs(nb: Any) -> list[tuple[int, str]]:
     Returns:
         ``(1-based code-cell number, offending line)`` for each such line.
     """
+    if not isinstance(nb, Mapping) or not isinstance(nb.get("cells"), list):
+        raise TypeError(
+            f"nb: expected a notebook (a dict with a 'cells' list), got "
+            f"{type(nb).__name__}"
+        )
     found = []
     number = 0
     for cell in nb["cells"]:

@@ -27,6 +27,13 @@ What a call must do with one bad argument (the rest of the call valid):
 is ``None``, or whose type hint admits ``None`` at the top level (``str | None``,
 ``Optional[...]``), takes it.
 
+A check function (``grading.compare_arrays``, ``symbolic.assert_matches``, ...) says
+that values do not match by raising its project's ``AssertionError`` subclass
+(``CheckFailed``, ``IdentityError``): that is its documented result, not a refusal, so
+it is accepted for the "may" kinds (a well-typed value that is wrong: another shape,
+NaN, an empty array). A "must" kind (None, a str for a number) still needs a named
+``ValueError``/``TypeError``.
+
 One exception to the exception types, for lookups: a ``KeyError`` is accepted for a
 key of the right type that names nothing (the kinds in :data:`LOOKUP_KINDS`, e.g. an
 unknown question id for ``grading.get``, an unknown claim id for ``claims.get``, an
@@ -376,6 +383,8 @@ def judge(
     if exc is None:
         return "accepted silently" if severity == MUST else None
     own = type(exc).__module__.startswith("effteach")
+    if own and isinstance(exc, AssertionError) and severity == MAY:
+        return None  # a check function's "does not match" (module docstring)
     lookup = isinstance(exc, KeyError) and kind in LOOKUP_KINDS
     asserted = isinstance(exc, AssertionError) and asserts
     if not (isinstance(exc, (ValueError, TypeError)) or own or lookup or asserted):
