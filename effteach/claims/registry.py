@@ -31,6 +31,8 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
+from effteach.checks import typed
+
 #: Verdicts, strongest first.
 VERDICTS: tuple[str, ...] = ("holds", "reproduced", "partly", "fails", "unchecked")
 #: What each verdict means (shown in the ledger's legend).
@@ -67,6 +69,15 @@ class CheckResult:
             raise ValueError(
                 f"CheckResult.verdict: expected one of {VERDICTS}, got {self.verdict!r}"
             )
+        if not isinstance(self.measured, Mapping):
+            raise TypeError(
+                f"CheckResult.measured: expected a dict of name -> number, got "
+                f"{type(self.measured).__name__}"
+            )
+        if not isinstance(self.detail, str):
+            raise TypeError(
+                f"CheckResult.detail: expected a str, got {type(self.detail).__name__}"
+            )
 
 
 class Evidence:
@@ -99,6 +110,7 @@ class Evidence:
 Check = Callable[[Evidence], CheckResult]
 
 
+@typed
 @dataclasses.dataclass(frozen=True)
 class Claim:
     """One claim, its verdict and the check behind the verdict.
@@ -186,6 +198,7 @@ def format_value(value: object) -> str:
 _REGISTRY: dict[str, Claim] = {}
 
 
+@typed
 def validate(claim: Claim) -> None:
     """Check a claim's fields; raise ``ValueError`` naming the claim if one is bad."""
     from effteach import CHAPTERS
@@ -289,17 +302,19 @@ def chapter_claims(slug: str) -> list[Claim]:
     return found
 
 
+@typed
 def get(claim_id: str) -> Claim:
     """The claim with this id.
 
     Raises:
         KeyError: naming the id.
+        TypeError: naming ``claim_id`` if it is not a str.
     """
     all_claims()
     try:
         return _REGISTRY[claim_id]
     except KeyError:
-        raise KeyError(f"no claim {claim_id!r} is registered") from None
+        raise KeyError(f"claim_id: no claim {claim_id!r} is registered") from None
 
 
 def run_checks(claims: Iterable[Claim], evidence: Evidence | None = None

@@ -15,6 +15,7 @@ import collections
 import html
 import re
 
+from effteach.checks import typed
 from effteach.claims.registry import (
     VERDICT_MEANING,
     VERDICTS,
@@ -66,6 +67,7 @@ class Ledger:
         group: start a header row for each chapter.
     """
 
+    @typed
     def __init__(self, claims: list[Claim], outcomes: dict[str, Outcome],
                  links: str | None = "lecture", group: bool = False):
         if links not in (None, "lecture", "book"):
