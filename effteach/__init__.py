@@ -13,6 +13,7 @@ import os
 import random
 
 from effteach import device  # noqa: F401  (side effect: TRITON_INTERPRET)
+from effteach.checks import typed as _typed
 
 __version__ = "0.1.0"
 
@@ -108,6 +109,7 @@ def banner() -> str:
     )
 
 
+@_typed
 def setup(seed: int = SEED, quiet: bool = False) -> None:
     """Prepare a notebook: seed everything, set display options, print a banner.
 
@@ -131,6 +133,7 @@ def setup(seed: int = SEED, quiet: bool = False) -> None:
         print(banner())
 
 
+@_typed
 def show_source(obj, checks: bool = True, folded: bool = True) -> None:
     """Display the source of a library object in a notebook, folded and highlighted.
 
@@ -151,7 +154,7 @@ def show_source(obj, checks: bool = True, folded: bool = True) -> None:
     from effteach import source
 
     item = source.listing(obj, checks=checks)
-    bundle = source.listing_bundle(item, folded=bool(folded))
+    bundle = source.listing_bundle(item, folded=folded)
     try:
         from IPython.display import display
     except ImportError:  # pragma: no cover - outside IPython

@@ -23,12 +23,15 @@ import re
 import textwrap
 from dataclasses import dataclass
 
+from effteach.checks import typed
+
 #: The pygments style of listings (the book theme's light style, else pygments').
 STYLES = ("a11y-high-contrast-light", "default")
 #: CSS class of the ``<details>`` block (the browser test knows folded outputs by it).
 FOLD_CLASS = "effteach-source"
 
 
+@typed
 @dataclass(frozen=True)
 class Listing:
     """The parts of one object's source.
@@ -192,6 +195,7 @@ def _style() -> str:
     return "default"  # pragma: no cover - pygments always has it
 
 
+@typed
 def highlight_html(code: str) -> str:
     """Python ``code`` as highlighted HTML with inline styles (no stylesheet)."""
     from pygments import highlight
@@ -203,6 +207,7 @@ def highlight_html(code: str) -> str:
     return highlight(code, PythonLexer(), fmt)
 
 
+@typed
 def listing_bundle(item: Listing, folded: bool = True) -> dict[str, str]:
     """A display bundle: ``<details>`` HTML (folded unless asked) and plain text."""
     n_body = item.body.count("\n")
