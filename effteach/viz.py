@@ -31,6 +31,8 @@ from typing import Any
 import plotly.graph_objects as go
 import plotly.io as pio
 
+from effteach.checks import check_sequence, typed
+
 COLORS = ["#1f5fa8", "#d1495b", "#2e933c", "#edae49", "#6c4f9c", "#00798c", "#7f7f7f"]
 TEMPLATE = "effteach"
 #: Set to "1" by the book build (effteach.tools.book) for the kernel that executes the
@@ -81,8 +83,9 @@ def use_theme() -> None:
     pio.templates.default = f"plotly_white+{TEMPLATE}"
 
 
+@typed
 def slider_figure(
-    traces_at: Callable[[Any], Sequence[go.BaseTraceType]],
+    traces_at: Callable[[Any], Sequence[Any]],  # of plotly traces
     values: Sequence[Any],
     label: str,
     active: int = 0,
@@ -112,7 +115,7 @@ def slider_figure(
         ValueError: if ``values`` is empty, ``active`` out of range, or the trace
             counts differ between values.
     """
-    values = list(values)
+    values = check_sequence("values", values, non_empty=False)
     if not values:
         raise ValueError("values: expected at least one slider value")
     if not 0 <= active < len(values):
@@ -170,6 +173,7 @@ def _control_label(name: str, widget: Any) -> str:
     return f"{label} = {value}"
 
 
+@typed
 def live_note(launch: str | None, controls: Sequence[str] = ()) -> dict[str, str]:
     """The book's stand-in for a panel's controls, as a display bundle.
 
@@ -182,6 +186,10 @@ def live_note(launch: str | None, controls: Sequence[str] = ()) -> dict[str, str
         ``{"text/html": ..., "text/plain": ...}``; the HTML is one ``<div>`` of class
         :data:`LIVE_CLASS` starting with :data:`LIVE_MARK`.
     """
+    controls = check_sequence("controls", controls, non_empty=False)
+    for i, c in enumerate(controls):
+        if not isinstance(c, str):
+            raise TypeError(f"controls[{i}]: expected a str, got {type(c).__name__}")
     state = "; ".join(controls)
     at = f" at {state}" if state else ""
     run = launch if launch else "this cell"
@@ -255,7 +263,11 @@ def panel(builder: Callable[..., go.Figure], launch: str | None = None,
     if launch is not None and not isinstance(launch, str):
         raise TypeError(f"launch: expected the launch code as a str, got "
                         f"{type(launch).__name__}")
-    book = book_mode() if book is None else bool(book)
+    if book is not None and not isinstance(book, bool):
+        raise TypeError(
+            f"book: expected True, False or None, got {type(book).__name__}"
+        )
+    book = book_mode() if book is None else book
     live = {k: w for k, w in controls.items() if isinstance(w, widgets.ValueWidget)}
     fixed = {k: v for k, v in controls.items() if k not in live}
     out = widgets.Output()

@@ -198,12 +198,16 @@ def attention_bwd_ref(
     Book: notebooks/foundations/lecture.md, "The backward identity".
     """
     _check_qkv(q, k, v)
+    _check_float("do", do, min_dim=2)
+    if do.dtype != v.dtype:
+        raise TypeError(f"do: expected dtype {v.dtype} (that of v), got {do.dtype}")
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
     p = softmax_ref(_scores(q, k, causal, scale))  # (..., n_q, n_k)
     o = p @ v
     if do.shape != o.shape:
         raise ValueError(
-            f"do: expected shape {tuple(o.shape)} (the output's), got {tuple(do.shape)}"
+            f"do: expected shape {tuple(o.shape)} (the output's, p @ v), got "
+            f"{tuple(do.shape)}"
         )
     dv = p.transpose(-2, -1) @ do
     dp = do @ v.transpose(-2, -1)

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import plotly.graph_objects as go
 import torch
 
+from effteach.checks import check_float, check_sequence, typed
 from effteach.foundations.reference import softmax_ref
 from effteach.viz import panel, slider_figure
 
@@ -52,6 +53,15 @@ def _bars(logits: Sequence[float], temperature: float) -> list[go.Bar]:
     ]
 
 
+def _reals(name: str, values, positive: bool = False) -> tuple[float, ...]:
+    """A non-empty sequence of finite numbers (> 0 with ``positive``)."""
+    return tuple(
+        check_float(f"{name}[{i}]", x, 0.0 if positive else None, low_open=True)
+        for i, x in enumerate(check_sequence(name, values))
+    )
+
+
+@typed
 def temperature_figure(
     logits: Sequence[float] = DEFAULT_LOGITS,
     temperatures: Sequence[float] = DEFAULT_TEMPERATURES,
@@ -69,9 +79,8 @@ def temperature_figure(
 
     Book: notebooks/foundations/lecture.md, "Temperature".
     """
-    for t in temperatures:
-        if not t > 0:
-            raise ValueError(f"temperatures: every value must be > 0, got {t}")
+    logits = _reals("logits", logits)
+    temperatures = _reals("temperatures", temperatures, positive=True)
     return slider_figure(
         lambda t: _bars(logits, t),
         temperatures,
@@ -100,6 +109,7 @@ def _single_temperature_figure(
     return fig
 
 
+@typed
 def temperature_panel(logits: Sequence[float] = DEFAULT_LOGITS):
     """The live version of :func:`temperature_figure`: a slider redraws the bars.
 
@@ -120,13 +130,14 @@ def temperature_panel(logits: Sequence[float] = DEFAULT_LOGITS):
         description="T",
         continuous_update=False,
     )
-    logits = tuple(logits)
+    logits = _reals("logits", logits)
     launch = ("temperature_panel()" if logits == tuple(DEFAULT_LOGITS)
               else f"temperature_panel({list(logits)})")
     return panel(_single_temperature_figure, launch=launch, logits=logits,
                  temperature=slider)
 
 
+@typed
 def softmax_gpu_figure(result: dict) -> go.Figure:
     """Bandwidth of the Triton softmax and ``torch.softmax`` from a results file.
 
