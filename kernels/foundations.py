@@ -23,7 +23,7 @@ import torch
 import triton
 import triton.language as tl
 
-from effteach.device import check_kernel_dtype
+from effteach.device import INTERPRETER, check_kernel_dtype
 
 MAX_COLS = 1 << 16  # one row must fit in one program's registers/shared memory
 
@@ -67,6 +67,9 @@ def softmax_fwd(x: torch.Tensor) -> torch.Tensor:
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x: expected a torch.Tensor, got {type(x).__name__}")
     check_kernel_dtype("x", x)
+    if x.device.type != ("cpu" if INTERPRETER else "cuda"):
+        where = "a CPU tensor (Triton interpreter)" if INTERPRETER else "a CUDA tensor"
+        raise ValueError(f"x: expected {where}, got device {x.device}")
     if x.dim() == 0 or x.numel() == 0:
         raise ValueError(
             f"x: expected a non-empty tensor (..., n_cols), got {tuple(x.shape)}"

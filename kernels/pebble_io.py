@@ -26,12 +26,16 @@ Book: notebooks/pebble_io/lecture.md, "A Triton FlashAttention".
 
 from __future__ import annotations
 
+import contextlib
 import math
+import warnings
 
+import numpy as np
 import torch
 import triton
 import triton.language as tl
 
+from effteach.checks import check_int, typed
 from effteach.device import INTERPRETER, check_kernel_dtype
 
 LOG2E = 1.4426950408889634  # exp(x) = exp2(x * log2(e)): exp2 is the fast one
@@ -211,6 +215,21 @@ def _blocks(d: int, dtype: torch.dtype, backward: bool) -> tuple[int, int, int, 
     return 64, 64, 4, 3
 
 
+@contextlib.contextmanager
+def _as_on_a_gpu():
+    """Launch context: NaN and inf propagate in the interpreter as on a GPU.
+
+    The interpreter runs the kernel in numpy; IEEE arithmetic on a GPU propagates
+    NaN and inf without a word, so here numpy's warnings and errors are off too.
+    """
+    if not INTERPRETER:
+        yield
+        return
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield
+
+
 def _check(q, k, v):
     for name, t in (("q", q), ("k", k), ("v", v)):
         if not isinstance(t, torch.Tensor):
@@ -293,9 +312,10 @@ def flash_attn_fwd(q, k, v, causal: bool = False, scale: float | None = None,
     lse = torch.empty((b, h, n), device=q.device, dtype=torch.float32)
     bm, bn, warps, stages = config or _blocks(d, q.dtype, backward=False)
     grid = (triton.cdiv(n, bm), b * h)
-    _attn_fwd_kernel[grid](q, k, v, o, lse, n, scale * LOG2E, CAUSAL=bool(causal),
-                           D=d, BLOCK_M=bm, BLOCK_N=bn, num_warps=warps,
-                           num_stages=stages)
+    with _as_on_a_gpu():
+        _attn_fwd_kernel[grid](q, k, v, o, lse, n, scale * LOG2E,
+                               CAUSAL=bool(causal), D=d, BLOCK_M=bm, BLOCK_N=bn,
+                               num_warps=warps, num_stages=stages)
     return o, lse
 
 
@@ -317,15 +337,16 @@ def flash_attn_bwd(q, k, v, o, lse, do, causal: bool = False,
     q, k, v, o, do = (t.contiguous() for t in (q, k, v, o, do))
     bm, bn, warps, stages = config or _blocks(d, q.dtype, backward=True)
     delta = torch.empty_like(lse)
-    _attn_bwd_delta_kernel[(triton.cdiv(n, bm), b * h)](o, do, delta, n, D=d,
-                                                          BLOCK_M=bm)
     dq, dk, dv = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
     common = dict(CAUSAL=bool(causal), D=d, BLOCK_M=bm, BLOCK_N=bn,
                   num_warps=warps, num_stages=stages)
-    _attn_bwd_dkdv_kernel[(triton.cdiv(n, bn), b * h)](
-        q, k, v, do, lse, delta, dk, dv, n, scale, scale * LOG2E, **common)
-    _attn_bwd_dq_kernel[(triton.cdiv(n, bm), b * h)](
-        q, k, v, do, lse, delta, dq, n, scale, scale * LOG2E, **common)
+    with _as_on_a_gpu():
+        _attn_bwd_delta_kernel[(triton.cdiv(n, bm), b * h)](o, do, delta, n, D=d,
+                                                              BLOCK_M=bm)
+        _attn_bwd_dkdv_kernel[(triton.cdiv(n, bn), b * h)](
+            q, k, v, do, lse, delta, dk, dv, n, scale, scale * LOG2E, **common)
+        _attn_bwd_dq_kernel[(triton.cdiv(n, bm), b * h)](
+            q, k, v, do, lse, delta, dq, n, scale, scale * LOG2E, **common)
     return dq, dk, dv
 
 
@@ -365,6 +386,7 @@ def flash_attn(q, k, v, causal: bool = False, scale: float | None = None):
     return FlashAttnFunction.apply(q, k, v, causal, scale)
 
 
+@typed
 def model_bytes(n_ctx: int, d_head: int, element_size: int, causal: bool = False,
                 backward: bool = False, block_m: int = 128,
                 block_n: int = 64) -> int:
@@ -376,7 +398,10 @@ def model_bytes(n_ctx: int, d_head: int, element_size: int, causal: bool = False
     pair, writes dK, dV; the dQ pass reads Q, dO, lse, Δ once per query block and K,
     V once per visited pair, writes dQ.
     """
-    e, d, n = element_size, d_head, n_ctx
+    e, d, n = (check_int(name, x, 1) for name, x in (
+        ("element_size", element_size), ("d_head", d_head), ("n_ctx", n_ctx)))
+    block_m = check_int("block_m", block_m, 1)
+    block_n = check_int("block_n", block_n, 1)
     n_m, n_n = math.ceil(n / block_m), math.ceil(n / block_n)
 
     def visited_pairs(bm, bn):  # key blocks visited by each query block
