@@ -30,19 +30,21 @@ import dataclasses
 import io
 import json
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from effteach.checks import check_int, check_sequence, typed
 from effteach.grading import CheckFailed, evaluate, get
 
 __all__ = [
     "SpeedTest",
     "check_guard",
     "compare_speed",
+    "explain",
     "guarded_empty",
     "kernel_device",
     "kernel_launcher",
@@ -79,6 +81,16 @@ def _name(kernel: Any) -> str:
     return getattr(fn, "__name__", type(kernel).__name__)
 
 
+def _check_kernel(kernel: Any) -> None:
+    """Refuse, naming ``kernel``, anything that is not a ``@triton.jit`` kernel."""
+    if isinstance(kernel, _jit_classes()):
+        return
+    got = (f"the plain Python function {_name(kernel)} (keep the @triton.jit line "
+           "above its def)") if callable(kernel) else type(kernel).__name__
+    raise TypeError(f"kernel: expected a @triton.jit kernel, got {got}")
+
+
+@typed
 def kernel_mode(kernel: Any, qid: str = "kernel") -> str:
     """Say how a ``@triton.jit`` kernel will run here: interpreter or compiled.
 
@@ -110,6 +122,7 @@ def kernel_mode(kernel: Any, qid: str = "kernel") -> str:
     )
 
 
+@typed
 def kernel_device(kernel: Any, qid: str = "kernel") -> torch.device:
     """The device a kernel's tensors must live on: the CPU for the interpreter.
 
@@ -120,8 +133,9 @@ def kernel_device(kernel: Any, qid: str = "kernel") -> torch.device:
     return torch.device("cpu" if mode == "interpreter" else "cuda")
 
 
+@typed
 def guarded_empty(
-    shape: tuple[int, ...], dtype: torch.dtype, device: torch.device | str = "cpu"
+    shape: Sequence[int], dtype: torch.dtype, device: torch.device | str = "cpu"
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """An output tensor followed in memory by ``GUARD`` elements of ``GUARD_VALUE``.
 
@@ -135,11 +149,17 @@ def guarded_empty(
         its first elements with the given shape (filled with ``GUARD_VALUE`` too).
 
     Raises:
-        ValueError: for a negative size.
+        ValueError: for a negative size, or a device torch does not know.
+        TypeError: naming the argument of a wrong type (a size that is no int).
     """
-    shape = tuple(int(s) for s in shape)
-    if any(s < 0 for s in shape):
-        raise ValueError(f"shape: expected sizes >= 0, got {shape}")
+    sizes = check_sequence("shape", shape, non_empty=False)
+    if any(check_int(f"shape[{i}]", s) < 0 for i, s in enumerate(sizes)):
+        raise ValueError(f"shape: expected sizes >= 0, got {tuple(sizes)}")
+    shape = tuple(int(s) for s in sizes)
+    try:
+        device = torch.device(device)
+    except RuntimeError as err:
+        raise ValueError(f"device: {err}") from None
     numel = 1
     for s in shape:
         numel *= s
@@ -147,6 +167,7 @@ def guarded_empty(
     return buf, buf[:numel].view(shape)
 
 
+@typed
 def check_guard(buffer: torch.Tensor, out: torch.Tensor, name: str) -> None:
     """Raise when a kernel wrote into the guard after ``out`` (a leaky store mask).
 
@@ -157,7 +178,23 @@ def check_guard(buffer: torch.Tensor, out: torch.Tensor, name: str) -> None:
 
     Raises:
         CheckFailed: naming how many guard elements changed.
+        ValueError: if ``buffer`` is not a flat buffer of :func:`guarded_empty` or
+            ``out`` not the view of its first elements.
     """
+    if buffer.ndim != 1 or buffer.numel() < GUARD:
+        raise ValueError(
+            f"buffer: expected the flat buffer of guarded_empty (1-D, at least "
+            f"{GUARD} elements), got shape {tuple(buffer.shape)}"
+        )
+    first = buffer.numel() - GUARD
+    if (out.numel() != first or out.dtype != buffer.dtype
+            or out.device != buffer.device
+            or (first and out.data_ptr() != buffer.data_ptr())):
+        raise ValueError(
+            f"out: expected the view of the first {first} elements of buffer "
+            f"({buffer.dtype}), got {out.numel()} elements ({out.dtype})"
+            f"{'' if out.data_ptr() == buffer.data_ptr() else ', not a view of it'}"
+        )
     tail = buffer[out.numel():]
     changed = int((tail != GUARD_VALUE).sum())
     if changed:
@@ -209,6 +246,7 @@ def _in_case(message: str) -> CheckFailed:
     return failed
 
 
+@typed
 def explain(exc: BaseException, kernel: Any, qid: str) -> CheckFailed:
     """Turn an error raised while launching a student's kernel into one-line feedback.
 
@@ -221,7 +259,12 @@ def explain(exc: BaseException, kernel: Any, qid: str) -> CheckFailed:
         The :class:`CheckFailed` to raise (not raised here). Its message starts with
         the question id, or, for an error of one case, it has ``case_context`` set
         and :func:`effteach.grading.evaluate` adds the id and the case.
+
+    Raises:
+        TypeError: naming the argument, if ``exc`` is no exception, ``kernel`` no
+            ``@triton.jit`` kernel or ``qid`` no str.
     """
+    _check_kernel(kernel)
     if isinstance(exc, CheckFailed):
         return exc if getattr(exc, "case_context", False) else _in_case(str(exc))
     root = _root(exc)
@@ -258,6 +301,7 @@ def _to_cpu(out: Any) -> Any:
     return out.detach().cpu() if isinstance(out, torch.Tensor) else out
 
 
+@typed
 def kernel_launcher(
     kernel: Any, launch: Callable[..., Any], qid: str = "kernel"
 ) -> Callable[..., Any]:
@@ -279,8 +323,6 @@ def kernel_launcher(
             (:func:`kernel_mode`).
         TypeError: if ``launch`` is not callable.
     """
-    if not callable(launch):
-        raise TypeError(f"launch: expected a function, got {type(launch).__name__}")
     device = kernel_device(kernel, qid)
 
     def run(*args: Any) -> Any:
@@ -301,6 +343,7 @@ def kernel_launcher(
 # ----------------------------------------------------------------- speed on a GPU
 
 
+@typed
 @dataclasses.dataclass(frozen=True)
 class SpeedTest:
     """The GPU timing of a kernel question: one shape, one baseline, one record.
@@ -348,6 +391,7 @@ def register_speed(question_id: str, speed: SpeedTest) -> SpeedTest:
     return speed
 
 
+@typed
 def staff_record(
     slug: str, match: dict[str, Any], results_dir: str | Path | None = None
 ) -> tuple[dict | None, str]:
@@ -389,6 +433,7 @@ def _staff_line(speed: SpeedTest) -> str:
     )
 
 
+@typed
 def compare_speed(kernel: Any, question_id: str) -> dict[str, float] | None:
     """Time a kernel against its question's baseline on a GPU; print the ratio.
 
@@ -407,7 +452,9 @@ def compare_speed(kernel: Any, question_id: str) -> dict[str, float] | None:
 
     Raises:
         KeyError: for a question without a registered timing.
+        TypeError: if ``kernel`` is not a ``@triton.jit`` kernel.
     """
+    _check_kernel(kernel)
     q = get(question_id)
     if question_id not in SPEED_TESTS:
         raise KeyError(f"question_id: no GPU timing registered for {question_id!r}")

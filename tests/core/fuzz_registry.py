@@ -416,6 +416,7 @@ def registry() -> dict:
                                                torch.rand(1, 4, 8, 8), 2),
     }
     reg.update(_helpers_and_kernels())
+    reg.update(_grading_triton())
     reg.update(_claims())
     return reg
 
@@ -535,6 +536,56 @@ def _helpers_and_kernels() -> dict:
         "effteach.kernels.pebble_io.model_bytes": lambda: C(kp.model_bytes, 64, 16, 4,
                                                             False, False, 16, 16),
     }
+
+
+def _grading_triton() -> dict:
+    from effteach import grading
+    from effteach import grading_triton as gt
+    from effteach.foundations.questions import launch_softmax
+
+    G = "effteach.grading_triton."  # noqa: N806
+    kernel = grading.get("foundations.q4").solution  # the staff kernel (interpreter)
+    speed = gt.SPEED_TESTS["foundations.q4"]
+    return {
+        G + "kernel_mode": lambda: C(gt.kernel_mode, kernel, "foundations.q4"),
+        G + "kernel_device": lambda: C(gt.kernel_device, kernel, "foundations.q4"),
+        G + "guarded_empty": lambda: C(gt.guarded_empty, (2, 3), torch.float32,
+                                       "cpu"),
+        G + "check_guard": lambda: C(gt.check_guard,
+                                     *gt.guarded_empty((2, 3), torch.float32),
+                                     "out"),
+        G + "explain": lambda: C(gt.explain, _kernel_error(kernel), kernel,
+                                 "foundations.q4"),
+        G + "kernel_launcher": lambda: C(gt.kernel_launcher, kernel, launch_softmax,
+                                         "foundations.q4"),
+        # re-registers the chapter's own timing (the registry is unchanged)
+        G + "register_speed": lambda: C(gt.register_speed, "foundations.q4", speed),
+        G + "staff_record": lambda: C(gt.staff_record, "foundations",
+                                      dict(speed.record), gt.RESULTS_DIR),
+        G + "compare_speed": lambda: C(_quiet(gt.compare_speed), kernel,
+                                       "foundations.q4"),
+        G + "SpeedTest": lambda: C(gt.SpeedTest, "fp32, 2 x 3", _speed_inputs,
+                                   launch_softmax, _softmax_baseline,
+                                   "torch.softmax", "foundations", {"n_cols": 3},
+                                   "ratio_vs_torch"),
+    }
+
+
+def _kernel_error(kernel) -> BaseException:
+    """What launching a kernel with the wrong arguments raises (a real error)."""
+    try:
+        kernel[(1,)](torch.zeros(3), torch.zeros(3), 3, 3, BLOCK_N=3)  # not a pow2
+    except Exception as exc:  # the error explain turns into feedback
+        return exc
+    raise AssertionError("the launch was expected to fail")
+
+
+def _speed_inputs():
+    return (_t(2, 3, dtype=torch.float32),)
+
+
+def _softmax_baseline(x):
+    return torch.softmax(x, dim=-1)
 
 
 def _fa_bwd_args():

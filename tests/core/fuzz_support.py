@@ -78,6 +78,7 @@ HELPER_MODULES = (
     "effteach.symbolic",
     "effteach.viz",
     "effteach.grading",
+    "effteach.grading_triton",
     "effteach.io",
     "effteach.zoo",
     "effteach.metrics",

@@ -209,7 +209,7 @@ def test_launcher_returns_cpu_outputs_and_checks_its_arguments():
     assert run.__name__ == "double_kernel"
     x = torch.arange(5.0)
     torch.testing.assert_close(run(x), 2 * x)
-    with pytest.raises(TypeError, match="launch: expected a function"):
+    with pytest.raises(TypeError, match="parameter launch="):
         kernel_launcher(double_kernel, None)
 
 
@@ -222,6 +222,8 @@ def test_guard_region():
     buf[6 + 5] = 0.0
     with pytest.raises(CheckFailed, match="wrote 1 element"):
         check_guard(buf, out, "out")
+    with pytest.raises(ValueError, match="out: expected the view of the first 6"):
+        check_guard(buf, out.clone(), "out")  # a copy: not the buffer's view
     assert float(torch.tensor(GUARD_VALUE, dtype=torch.float16)) == GUARD_VALUE
     with pytest.raises(ValueError, match="shape: expected sizes >= 0"):
         guarded_empty((2, -1), torch.float32)
