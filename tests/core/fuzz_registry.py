@@ -418,7 +418,37 @@ def registry() -> dict:
     reg.update(_helpers_and_kernels())
     reg.update(_grading_triton())
     reg.update(_claims())
+    for calls, _ in _chapter_fuzz_files():
+        reg.update(calls)
     return reg
+
+
+def _chapter_fuzz_files() -> list[tuple[dict, dict]]:
+    """Each chapter's own example calls and opt-outs: ``tests/<slug>/fuzz_calls.py``.
+
+    A chapter keeps its fuzz entries next to its tests, so chapters never edit this
+    file: the module defines ``calls() -> {"module.name": () -> Call}`` and may define
+    ``OPT_OUT = {"module.name": "why"}``.
+    """
+    import importlib.util
+    from pathlib import Path
+
+    out = []
+    for path in sorted(Path(__file__).parents[1].glob("*/fuzz_calls.py")):
+        spec = importlib.util.spec_from_file_location(
+            f"_fuzz_calls_{path.parent.name}", path)
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        out.append((mod.calls(), dict(getattr(mod, "OPT_OUT", {}))))
+    return out
+
+
+def chapter_opt_outs() -> dict[str, str]:
+    """The opt-outs of every ``tests/<slug>/fuzz_calls.py``."""
+    out: dict[str, str] = {}
+    for _, opt in _chapter_fuzz_files():
+        out.update(opt)
+    return out
 
 
 # ------------------------------------------------------------------ helpers
