@@ -683,11 +683,23 @@ def _sym():
     return x**2 + 1
 
 
+@functools.cache
+def _tmp_root():
+    import atexit
+    import shutil
+    import tempfile
+
+    root = tempfile.mkdtemp(prefix="effteach-fuzz-")
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    return root
+
+
 def _tmp(name):
     import tempfile
     from pathlib import Path
 
-    return Path(tempfile.mkdtemp(prefix="effteach-fuzz-")) / name
+    # a fresh folder per call (calls may write), all under one root removed at exit
+    return Path(tempfile.mkdtemp(dir=_tmp_root())) / name
 
 
 def _claims() -> dict:
