@@ -20,6 +20,7 @@ from effteach.dp_attention.experiments import (
     ERROR_SETUP,
     MECHANISMS,
     audit_mechanism,
+    error_against_degree,
     error_sweep,
     measure_error,
 )
@@ -106,6 +107,7 @@ __all__ = [
     "ERROR_SETUP",
     "MECHANISMS",
     "audit_mechanism",
+    "error_against_degree",
     "error_sweep",
     "measure_error",
     *_VIZ,

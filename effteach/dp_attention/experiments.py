@@ -39,6 +39,7 @@ __all__ = [
     "measure_error",
     "error_sweep",
     "audit_mechanism",
+    "error_against_degree",
 ]
 
 ERROR_SETUP = {"d": 2, "d_v": 1, "R": 0.5, "R_w": 1.0, "degree": 3, "delta": 1e-5,
@@ -163,3 +164,37 @@ def audit_mechanism(
             outs.append(mech.release().reshape(n_runs, -1))
     delta = 0.0 if name in ("tree", "paper") else s["delta"]
     return audit_samples(outs[0], outs[1], claimed_eps=eps, delta=delta, alpha=alpha)
+
+
+@typed
+def error_against_degree(
+    degrees: list[int] | tuple[int, ...], n: int = 4000, eps: float = 1.0,
+    n_runs: int = 30, seed: int = 0,
+) -> dict[str, list[float]]:
+    """RMSE of the flat and tree mechanisms at several feature degrees.
+
+    ERROR_SETUP with the degree varied (``r = C(2 + g, g)``); the error is against
+    the exact softmax attention.
+
+    Returns:
+        ``{"degrees": [...], "r": [...], "flat": [rmse...], "tree": [rmse...]}``.
+    """
+    from effteach.dp_attention.features import n_features
+
+    s = {**ERROR_SETUP}
+    n = check_int("n", n, 2, 10**6)
+    rng = np.random.default_rng(check_int("seed", seed, 0))
+    K = rng.uniform(0, s["R"], (n, s["d"]))
+    V = rng.uniform(-s["R_w"], s["R_w"], (n, s["d_v"]))
+    Q = rng.uniform(0, s["R"], (s["n_queries"], s["d"]))
+    exact = softmax_attention_ref(Q, K, V)
+    out: dict[str, list] = {"degrees": [], "r": [], "flat": [], "tree": []}
+    for g in degrees:
+        g = check_int("degrees[i]", g, 0, 12)
+        s["degree"] = g
+        out["degrees"].append(g)
+        out["r"].append(n_features(s["d"], g))
+        for m in ("flat", "tree"):
+            mech = _build(m, K, V, eps, s, n_runs, seed + 1)
+            out[m].append(float(np.sqrt(((mech.query(Q) - exact) ** 2).mean())))
+    return out
