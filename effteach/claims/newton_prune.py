@@ -159,9 +159,9 @@ claim("newton_prune.sota_memory_speed", paper=PAPER, where="abstract; Tables 1â€
            "usage and faster generation speeds on GPUs.",
       verdict="partly", section="a-smaller-faster-model", heavy=True,
       note="Memory and speed: the physically pruned model is smaller and faster "
-           "(CPU here, not a GPU). State of the art: not on the TinyGPT; structured "
-           "Wanda beats the Newton score from 20 % sparsity on, and FLAP-like too "
-           "from 40 %.")(_sota)
+           "(CPU here, not a GPU). State of the art only at 10-20 %: from 30 % on "
+           "structured Wanda beats the Newton score, and from 40 % FLAP-like "
+           "too.")(_sota)
 
 
 def _one_step_claim(ev: Evidence) -> CheckResult:
