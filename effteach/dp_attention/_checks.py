@@ -54,7 +54,8 @@ def check_array(
 
 
 def check_privacy(
-    eps: Any, delta: Any, need_delta: bool = False
+    eps: Any, delta: Any, need_delta: bool = False, eps_name: str = "eps",
+    delta_name: str = "delta",
 ) -> tuple[float, float]:
     """Check a privacy budget: ``eps > 0`` finite and ``delta`` in ``[0, 1)``.
 
@@ -62,20 +63,22 @@ def check_privacy(
         eps: the budget epsilon.
         delta: the budget delta.
         need_delta: the mechanism needs ``delta > 0`` (a Gaussian mechanism).
+        eps_name: the name of the eps argument, for the message.
+        delta_name: the name of the delta argument, for the message.
 
     Raises:
         ValueError: naming ``eps`` if ``eps <= 0`` or infinite, ``delta`` outside
             ``[0, 1)`` (or 0 where ``need_delta``).
         TypeError: naming the argument if it is not a real number.
     """
-    eps = check_float("eps", eps, 0.0, low_open=True)
-    delta = check_float("delta", delta, 0.0)
+    eps = check_float(eps_name, eps, 0.0, low_open=True)
+    delta = check_float(delta_name, delta, 0.0)
     if delta >= 1.0:
-        raise ValueError(f"delta: expected a number in [0, 1), got {delta:g}")
+        raise ValueError(f"{delta_name}: expected a number in [0, 1), got {delta:g}")
     if need_delta and delta == 0.0:
         raise ValueError(
-            "delta: the Gaussian mechanism needs delta > 0 (for delta = 0 use a "
-            "Laplace mechanism)"
+            f"{delta_name}: the Gaussian mechanism needs delta > 0 (for delta = 0 use "
+            "a Laplace mechanism)"
         )
     return eps, delta
 

@@ -55,6 +55,7 @@ def clopper_pearson(k: int, n: int, alpha: float = 0.05) -> tuple[float, float]:
     return float(ci.low), float(ci.high)
 
 
+@typed
 @dataclasses.dataclass(frozen=True)
 class AuditResult:
     """One audit: the bound, the test it came from, and what was claimed.
@@ -128,7 +129,7 @@ def epsilon_lower_bound(
     a = check_array("scores_d", scores_d, ndim=1)
     b = check_array("scores_d_prime", scores_d_prime, shape=a.shape,
                     shape_of="scores_d")
-    claimed_eps, delta = check_privacy(claimed_eps, delta)
+    claimed_eps, delta = check_privacy(claimed_eps, delta, eps_name="claimed_eps")
     alpha = check_float("alpha", alpha, 0.0, 0.5, low_open=True)
     if a.size < 20:
         raise ValueError(f"scores_d: expected at least 20 runs, got {a.size}")
@@ -188,6 +189,9 @@ def audit_samples(
     """
     if not isinstance(out_d, np.ndarray) or out_d.ndim < 1:
         raise TypeError("out_d: expected a numpy array of shape (runs, ...)")
+    if out_d.size == 0:
+        raise ValueError(f"out_d: expected a non-empty array, got {out_d.shape}")
+    check_privacy(claimed_eps, delta, eps_name="claimed_eps")
     a = check_array("out_d", out_d.reshape(len(out_d), -1), ndim=2)
     if not isinstance(out_d_prime, np.ndarray) or out_d_prime.shape != out_d.shape:
         raise ValueError(f"out_d_prime: expected an array of shape {out_d.shape}")

@@ -193,7 +193,8 @@ def compose_advanced(
     """
     eps, delta = check_privacy(eps, delta)
     k = check_int("k", k, 1)
-    _, delta_prime = check_privacy(1.0, delta_prime, need_delta=True)
+    _, delta_prime = check_privacy(1.0, delta_prime, need_delta=True,
+                                   delta_name="delta_prime")
     total = eps * math.sqrt(2 * k * math.log(1 / delta_prime)) + k * eps * math.expm1(
         eps
     )
