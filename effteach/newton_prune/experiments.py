@@ -291,14 +291,15 @@ def main(argv: list[str] | None = None) -> int:
     # speed and memory: dense, and Newton + compensation at two sparsities; the
     # model is run on one thread, the setting of a shared 2-core machine
     torch.set_num_threads(1)
-    eff = [{"sparsity": 0.0, **efficiency(model, **_gen())}]
+    gen = {**_gen(), "repeats": 1} if args.quick else _gen()
+    eff = [{"sparsity": 0.0, **efficiency(model, **gen)}]
     calib = calibrate(model, calibration_tokens(0))
     for s in ((0.3, 0.5) if not args.quick else (0.5,)):
         pruned, plan = prune_model(model, calib, s, "newton", True)
         eff.append({"sparsity": s, "actual_sparsity": plan.sparsity,
                     "heads_kept": [len(h) for h in plan.keep_heads],
                     "channels_kept": [len(c) for c in plan.keep_channels],
-                    **efficiency(pruned, **_gen())})
+                    **efficiency(pruned, **gen)})
     result = {
         "slug": "newton_prune",
         "command": "python -m effteach.newton_prune.experiments"
