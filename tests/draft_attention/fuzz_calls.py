@@ -1,0 +1,76 @@
+"""Example calls of the draft_attention API for the bad-input fuzz harness."""
+
+from __future__ import annotations
+
+import torch
+from fuzz_support import Call
+
+P = "effteach.draft_attention."
+K = "effteach.kernels.draft_attention."
+
+
+def C(fn, *args, **kwargs):
+    """A valid call ``fn(*args, **kwargs)``."""
+    return Call(fn, args, kwargs)
+
+
+def _qkv(n=16, d=16):
+    g = torch.Generator().manual_seed(0)
+    return tuple(torch.randn(1, 2, n, d, generator=g) for _ in range(3))
+
+
+def _bm(m=4):
+    bm = torch.eye(m, dtype=torch.bool).expand(1, 2, m, m).clone()
+    return bm
+
+
+def calls() -> dict:
+    """``"module.name" -> () -> Call`` for every public callable of the chapter."""
+    import effteach.draft_attention as da
+    from effteach.kernels import draft_attention as kd
+
+    q, k, v = _qkv()
+    qd = q[:, :, :4]
+    return {
+        P + "DraftConfig": lambda: C(da.DraftConfig, 0.5, (2, 2)),
+        P + "check_sparsity": lambda: C(da.check_sparsity, 0.5),
+        P + "window_ids": lambda: C(da.window_ids, 1, 4, 4, (2, 2)),
+        P + "n_windows": lambda: C(da.n_windows, 1, 4, 4, (2, 2)),
+        P + "window_permutation": lambda: C(da.window_permutation, 1, 4, 4, (2, 2)),
+        P + "pool_draft": lambda: C(da.pool_draft, q, 1, 4, 4, (2, 2)),
+        P + "draft_map": lambda: C(da.draft_map, qd, qd),
+        P + "select_blocks": lambda: C(da.select_blocks,
+                                       torch.rand(1, 2, 4, 4), 0.5),
+        P + "baseline_blocks": lambda: C(da.baseline_blocks, (1, 2, 4), _bm(),
+                                         "random"),
+        P + "token_mask": lambda: C(da.token_mask, _bm(),
+                                    torch.arange(16) // 4),
+        P + "masked_attention": lambda: C(
+            da.masked_attention, q, k, v,
+            torch.ones(1, 2, 16, 16, dtype=torch.bool)),
+        P + "draft_attention": lambda: C(da.draft_attention, q, k, v, 1, 4, 4,
+                                         0.5, (2, 2)),
+        P + "kv_block_lists": lambda: C(da.kv_block_lists, _bm()),
+        P + "sparse_pipeline": lambda: C(da.sparse_pipeline, q, k, v, 1, 4, 4, 0.5,
+                                         (4, 4), block=16,
+                                         config=(16, 16, 1, 1)),
+        K + "block_sparse_attn": lambda: C(
+            kd.block_sparse_attn, q, k, v, *da.kv_block_lists(_bm(1)), 16,
+            (16, 16, 1, 1)),
+        K + "gather_rows": lambda: C(kd.gather_rows, q, torch.arange(16)),
+        K + "scatter_rows": lambda: C(kd.scatter_rows, q, torch.arange(16)),
+    }
+
+
+#: the chapter is unfinished (issue 16): its functions are not yet hardened
+#: against every fuzzed argument (e.g. an out-of-range ``perm`` aborts the Triton
+#: interpreter), so they are opted out until the chapter's bad-input pass lands
+_WHY = "draft_attention unfinished (issue 16): bad-input hardening not done yet"
+OPT_OUT = {name: _WHY for name in (
+    *(P + n for n in (
+        "DraftConfig", "baseline_blocks", "check_sparsity", "draft_attention",
+        "draft_map", "kv_block_lists", "masked_attention", "n_windows",
+        "pool_draft", "select_blocks", "sparse_pipeline", "token_mask",
+        "window_ids", "window_permutation")),
+    *(K + n for n in ("block_sparse_attn", "gather_rows", "scatter_rows")),
+)}
