@@ -1,0 +1,169 @@
+"""H200 benchmark: polynomial attention (plain torch) against SDPA, fwd+bwd, causal.
+
+``python -m effteach.bench poly_attention`` (on a GPU) writes
+``results/gpu/poly_attention.json``. Contenders, all causal, forward + backward
+(``torch.autograd.grad`` of ``out`` against a fixed upstream gradient), bf16,
+shape (batch, n_heads, n_ctx, d_head):
+
+* ``sdpa_flash`` / ``sdpa_cudnn``: ``scaled_dot_product_attention`` with the
+  backend forced (``torch.nn.attention.sdpa_kernel``);
+* ``poly_paper``: :func:`~effteach.poly_attention.poly_attention` with the paper's
+  low-rank backward (rank r d + r for dS);
+* ``poly_features``: the same forward, autograd through it (rank r).
+
+Beside each size: the error of every contender's output and gradients against
+SDPA's memory-efficient backend in float32 on the same inputs (no n x n tensor
+there either), and the largest logit of a sample of rows. The inputs are scaled so
+that the logits stay near the paper's bounded regime (``logit_std``); one extra
+size is measured with unscaled N(0, 1) inputs, to show the error when they are not.
+
+Book: notebooks/poly_attention/lecture.md, "On a GPU".
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from effteach.bench import time_interleaved
+from effteach.poly_attention.attention import poly_attention
+from effteach.poly_attention.features import feature_rank
+
+#: the measured configuration
+CONFIG = {"batch": 2, "n_heads": 8, "d_head": 16, "degree": 2, "chunk": 128,
+          "dtype": "bfloat16", "logit_std": 0.18}
+SIZES = (1024, 2048, 4096, 8192, 16384, 32768)
+
+
+def _sdpa(backend):
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    be = {"flash": SDPBackend.FLASH_ATTENTION, "cudnn": SDPBackend.CUDNN_ATTENTION,
+          "efficient": SDPBackend.EFFICIENT_ATTENTION}[backend]
+
+    def f(q, k, v):
+        with sdpa_kernel([be]):
+            return torch.nn.functional.scaled_dot_product_attention(
+                q, k, v, is_causal=True)
+    return f
+
+
+def _poly(route):
+    def f(q, k, v):
+        return poly_attention(q, k, v, degree=CONFIG["degree"], causal=True,
+                              backward=route, chunk=CONFIG["chunk"])
+    return f
+
+
+CONTENDERS = {"sdpa_flash": _sdpa("flash"), "sdpa_cudnn": _sdpa("cudnn"),
+              "poly_paper": _poly("paper"), "poly_features": _poly("features")}
+
+
+def _inputs(n, sigma, dtype, seed=0):
+    gen = torch.Generator(device="cuda").manual_seed(seed)
+    shape = (CONFIG["batch"], CONFIG["n_heads"], n, CONFIG["d_head"])
+    q, k = (torch.randn(shape, generator=gen, device="cuda") * sigma
+            for _ in range(2))
+    v, g = (torch.randn(shape, generator=gen, device="cuda") for _ in range(2))
+    return [t.to(dtype) for t in (q, k, v, g)]
+
+
+def _fwd_bwd(f, q, k, v, g):
+    q, k, v = (t.detach().requires_grad_() for t in (q, k, v))
+    out = f(q, k, v)
+    return (out, *torch.autograd.grad(out, (q, k, v), g))
+
+
+def _max_logit(q, k):
+    s = 1 / math.sqrt(q.shape[-1])
+    qs = q[0, 0, -1024:].float()  # the last rows see every key
+    return float((s * qs @ k[0, 0].float().T).abs().max())
+
+
+def _errors(n, sigma):
+    """Relative errors of every contender vs SDPA-efficient fp32 at one size."""
+    q, k, v, g = _inputs(n, sigma, torch.float32)
+    ref = _fwd_bwd(_sdpa("efficient"), q, k, v, g)
+    out = {"max_logit": _max_logit(q, k)}
+    for name, f in CONTENDERS.items():
+        try:
+            got = _fwd_bwd(f, *(t.bfloat16() for t in (q, k, v, g)))
+        except RuntimeError as exc:  # a backend that does not run here
+            out[name] = str(exc).splitlines()[0][:200]
+            continue
+        errs = [float((a.float() - b).norm() / b.norm()) for a, b in zip(got, ref,
+                                                                           strict=True)]
+        out[name] = {"out": errs[0], "dq": errs[1], "dk": errs[2], "dv": errs[3]}
+        del got
+    del ref
+    torch.cuda.empty_cache()
+    return out
+
+
+def _correctness():
+    """fp32 (and float64) poly vs the dense references on the GPU, small n."""
+    from effteach.poly_attention.reference import attention_ref, poly_attention_ref
+
+    gen = torch.Generator(device="cuda").manual_seed(1)
+    q, k, v, g = (torch.randn(2, 2, 300, 8, generator=gen, device="cuda",
+                              dtype=torch.float64) * 0.6 for _ in range(4))
+    res = {}
+    for route in ("paper", "features"):
+        got = _fwd_bwd(lambda a, b, c, route=route: poly_attention(
+            a, b, c, degree=8, causal=True, backward=route), q, k, v, g)
+        exact = _fwd_bwd(lambda a, b, c: attention_ref(a, b, c, causal=True),
+                         q, k, v, g)
+        dense = poly_attention_ref(q, k, v, degree=8, causal=True)
+        res[route] = {
+            "out_vs_dense_poly": float((got[0] - dense).abs().max()),
+            "grads_vs_exact_rel": max(float((a - b).norm() / b.norm())
+                                      for a, b in zip(got[1:], exact[1:],
+                                                      strict=True))}
+    return res
+
+
+def run(quick: bool = False):
+    """Records and method of the benchmark (called by :mod:`effteach.bench`)."""
+    sizes = SIZES[:2] if quick else SIZES
+    dtype = torch.bfloat16
+    sigma = math.sqrt(CONFIG["logit_std"])  # logit std = sigma^2 for d_head = 16
+    records = []
+    for n in sizes:
+        q, k, v, g = _inputs(n, sigma, dtype)
+        fns = {}
+        for name, f in CONTENDERS.items():
+            try:
+                _fwd_bwd(f, q, k, v, g)
+                fns[name] = (lambda f=f, t=(q, k, v, g): _fwd_bwd(f, *t))
+            except RuntimeError as exc:
+                records.append({"name": name, "n_ctx": n, "ms": None,
+                                "error": str(exc).splitlines()[0][:200]})
+        torch.cuda.synchronize()
+        ms = time_interleaved(fns, rounds=2 if quick else 3, rep_ms=25)
+        peak = {}
+        for name in fns:
+            torch.cuda.reset_peak_memory_stats()
+            fns[name]()
+            torch.cuda.synchronize()
+            peak[name] = torch.cuda.max_memory_allocated()
+        errs = _errors(n, sigma)
+        for name, t in ms.items():
+            records.append({"name": name, "n_ctx": n, "ms": t,
+                            "peak_bytes": peak[name], "max_logit": errs["max_logit"],
+                            "rel_err": errs.get(name)})
+        del q, k, v, g, fns
+        torch.cuda.empty_cache()
+        print(f"n={n}: " + ", ".join(f"{a} {b:.3f} ms" for a, b in ms.items()),
+              flush=True)
+    unscaled = _errors(sizes[min(3, len(sizes) - 1)], 1.0)
+    method = {
+        **CONFIG,
+        "rank": feature_rank(CONFIG["d_head"], CONFIG["degree"]),
+        "work": "causal attention forward + backward (autograd.grad), bf16",
+        "sizes": list(sizes),
+        "reference_for_errors": "SDPA EFFICIENT backend, float32, same inputs",
+        "unscaled_inputs": {"n_ctx": sizes[min(3, len(sizes) - 1)], **unscaled},
+        "correctness": _correctness(),
+    }
+    return records, method
