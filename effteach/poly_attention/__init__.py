@@ -5,7 +5,6 @@ Paper: Liang, Sha, Shi, Song, Zhou, "Multi-Layer Transformers Gradient Can be
 Book: notebooks/poly_attention/lecture.md.
 """
 
-from effteach.lazy_import import lazy_attributes
 from effteach.poly_attention.attention import (
     BACKWARDS,
     PolyAttentionFunction,
@@ -47,10 +46,6 @@ from effteach.poly_attention.theory import (
     taylor_error_bound,
 )
 
-_VIZ = ("error_figure", "cost_figure", "timing_figure", "gpu_figure", "cost_panel")
-
-__getattr__ = lazy_attributes(__name__, "viz", _VIZ)
-
 __all__ = [
     "BACKWARDS",
     "PolyAttentionFunction",
@@ -84,5 +79,4 @@ __all__ = [
     "paper_degree",
     "poly_rel_error",
     "taylor_error_bound",
-    *_VIZ,
 ]

@@ -106,7 +106,8 @@ def _causal_scan(u, v, x, c):
     uc = u.reshape(*lead, nc, c, u.shape[-1])  # (..., nc, c, r)
     vc = v.reshape(*lead, nc, c, v.shape[-1])
     xc = x.reshape(*lead, nc, c, x.shape[-1])  # (..., nc, c, e)
-    state = (vc.transpose(-1, -2) @ xc).float()  # per chunk V_t^T x_t: (.., nc, r, e)
+    acc = torch.promote_types(u.dtype, torch.float32)  # bf16/fp16 sum in fp32
+    state = (vc.transpose(-1, -2) @ xc).to(acc)  # per chunk V_t^T x_t: (.., nc, r, e)
     # exclusive prefix sum over chunks, accumulated in float32 at least
     state = (state.cumsum(dim=-3) - state).to(u.dtype)
     inter = uc @ state  # (..., nc, c, e)

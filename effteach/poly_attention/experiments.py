@@ -70,6 +70,8 @@ def logit_inputs(n_ctx: int, d_head: int, max_logit: float, n_heads: int = 2,
     b = check_float("max_logit", max_logit, 0.0, low_open=True)
     h = check_int("n_heads", n_heads, 1)
     seed = check_int("seed", seed, 0)
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(f"dtype: expected a floating torch.dtype, got {dtype!r}")
     gen = torch.Generator().manual_seed(seed)
     q, k, v, g = (torch.randn(1, h, n, d, generator=gen, dtype=torch.float64)
                   for _ in range(4))

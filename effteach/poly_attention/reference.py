@@ -25,7 +25,9 @@ from effteach.poly_attention.features import feature_pair
 __all__ = ["attention_ref", "poly_attention_ref", "attention_grads_ref"]
 
 
-def _check_qkv(q, k, v):
+def _check_qkv(q, k, v, causal=False):
+    if not isinstance(causal, bool):
+        raise TypeError(f"causal: expected a bool, got {causal!r}")
     check_tensor("q", q, min_ndim=2, kind="float")
     check_tensor("k", k, shape=q.shape, kind="float", shape_of="q")
     check_tensor("v", v, shape=q.shape, kind="float", shape_of="q")
@@ -52,7 +54,7 @@ def attention_ref(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
     Paper: arXiv 2408.13233, Definition 3.1 (Attn = D^-1 A V).
     Book: notebooks/poly_attention/lecture.md, "The question".
     """
-    _check_qkv(q, k, v)
+    _check_qkv(q, k, v, causal)
     s = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
     logits = s * q @ k.transpose(-1, -2)
     if causal:
@@ -67,7 +69,7 @@ def poly_attention_ref(q, k, v, degree: int = 4, scale: float | None = None,
 
     Book: notebooks/poly_attention/lecture.md, "The method".
     """
-    _check_qkv(q, k, v)
+    _check_qkv(q, k, v, causal)
     uq, vk = feature_pair(q, k, degree, scale, method, bound)
     a = uq @ vk.transpose(-1, -2)
     if causal:
@@ -86,7 +88,7 @@ def attention_grads_ref(q, k, v, grad_out, scale: float | None = None,
         extracted text loses them; checked against autograd in the tests).
     Book: notebooks/poly_attention/lecture.md, "Derivations".
     """
-    _check_qkv(q, k, v)
+    _check_qkv(q, k, v, causal)
     check_tensor("grad_out", grad_out, shape=q.shape, kind="float", shape_of="q")
     s = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
     logits = s * q @ k.transpose(-1, -2)
