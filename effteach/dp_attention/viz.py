@@ -117,8 +117,10 @@ def dp_figure(
         "xaxis2": {"domain": [0.56, 1], "type": "log", "anchor": "y2",
                    "title": {"text": "claimed ε"}},
         "yaxis2": {"anchor": "x2", "title": {"text": "audit: ε lower bound (95%)"}},
-        "legend": {"orientation": "h", "y": -0.42, "font": {"size": 11}},
-        "margin": {"l": 60, "r": 20, "t": 60, "b": 60},
+        # legend above the plots: the slider sits below them
+        "legend": {"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom",
+                   "font": {"size": 11}},
+        "margin": {"l": 60, "r": 20, "t": 130, "b": 60},
     }
     return slider_figure(traces_at, list(EPSS), "ε", active=i_eps,
                          title="Error falls as 1/n and 1/ε; the audit catches the "
