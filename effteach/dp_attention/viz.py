@@ -122,9 +122,11 @@ def dp_figure(
                    "font": {"size": 11}},
         "margin": {"l": 60, "r": 20, "t": 130, "b": 60},
     }
-    return slider_figure(traces_at, list(EPSS), "ε", active=i_eps,
-                         title="Error falls as 1/n and 1/ε; the audit catches the "
-                               "broken one", layout=layout, fmt=lambda e: f"{e:g}")
+    fig = slider_figure(traces_at, list(EPSS), "ε", active=i_eps,
+                        title="Error falls as 1/n and 1/ε; the audit catches the "
+                              "broken one", layout=layout, fmt=lambda e: f"{e:g}")
+    # title at the very top, clear of the legend under it
+    return fig.update_layout(title_y=0.985, title_yanchor="top")
 
 
 def dp_panel(book: bool | None = None):
