@@ -26,6 +26,17 @@ WINDOW = (8, 16)
 BLOCK = 128
 HEADS, D = 8, 128
 CONFIGS = ((128, 64, 8, 3), (64, 64, 4, 3), (128, 128, 8, 2))
+DEV = "cuda"
+DTYPES = (torch.float16, torch.bfloat16)
+CHECK_N = (32768 + 77, 32768)
+
+
+def smoke_setup():
+    """Shrink every size for a CPU run under ``TRITON_INTERPRET=1`` (tests only)."""
+    global SIZES, WINDOW, BLOCK, HEADS, D, CONFIGS, DEV, DTYPES, CHECK_N
+    SIZES, WINDOW, BLOCK, HEADS, D = ((2, 4, 8),), (4, 4), 16, 2, 16
+    CONFIGS, DEV, DTYPES = ((16, 16, 1, 1),), "cpu", (torch.float32,)
+    CHECK_N = (16 * 5 + 3, 16 * 4)
 
 
 def _masked_ref_rows(q, k, v, bm, block, rows=2048):
@@ -43,28 +54,45 @@ def _masked_ref_rows(q, k, v, bm, block, rows=2048):
     return out
 
 
+def _time(fns, rounds, rep_ms):
+    """:func:`effteach.bench.time_interleaved` on the GPU; one call each on CPU."""
+    from effteach.bench import time_interleaved
+
+    if DEV == "cuda":
+        return time_interleaved(fns, rounds=rounds, rep_ms=rep_ms)
+    import time
+
+    out = {}
+    for name, fn in fns.items():
+        t0 = time.perf_counter()
+        fn()
+        out[name] = (time.perf_counter() - t0) * 1e3
+    return out
+
+
 def correctness(config) -> list[dict]:
     """Kernel vs masked fp32 reference, fp16 and bf16, ragged and whole n."""
     from effteach.draft_attention import kv_block_lists
     from effteach.kernels.draft_attention import block_sparse_attn
 
     out = []
-    g = torch.Generator(device="cuda").manual_seed(0)
-    for n in (32768 + 77, 32768):
-        for dtype in (torch.float16, torch.bfloat16):
-            q, k, v = (torch.randn(1, 2, n, D, device="cuda", dtype=dtype,
+    g = torch.Generator(device=DEV).manual_seed(0)
+    for n in CHECK_N:
+        for dtype in DTYPES:
+            q, k, v = (torch.randn(1, 2, n, D, device=DEV, dtype=dtype,
                                    generator=g) for _ in range(3))
             m = math.ceil(n / BLOCK)
             for sp in (0.5, 0.9):
-                bm = torch.rand(1, 2, m, m, device="cuda", generator=g) >= sp
+                bm = torch.rand(1, 2, m, m, device=DEV, generator=g) >= sp
                 bm[..., 0] = True
                 idx, cnt = kv_block_lists(bm)
                 o = block_sparse_attn(q, k, v, idx, cnt, BLOCK, config)
                 ref = _masked_ref_rows(q, k, v, bm, BLOCK)
                 err = (o.float() - ref).abs().max().item()
+                tol = {torch.bfloat16: 2e-2, torch.float16: 5e-3}.get(dtype, 1e-4)
                 out.append({"n": n, "dtype": str(dtype).split(".")[1],
-                            "sparsity": sp, "max_abs_err": err,
-                            "ok": err < (2e-2 if dtype == torch.bfloat16 else 5e-3)})
+                            "sparsity": sp, "max_abs_err": err, "tol": tol,
+                            "ok": err < tol})
     return out
 
 
@@ -72,15 +100,13 @@ def run(quick: bool = False, dump=None):
     """Records and method of the benchmark (see the module docstring)."""
     from torch.nn.attention.flex_attention import flex_attention
 
-    from effteach.bench import time_interleaved
-    from effteach.draft_attention import (
-        kv_block_lists,
-    )
+    from effteach.draft_attention import kv_block_lists
     from effteach.kernels.draft_attention import (
         block_sparse_attn,
     )
 
-    flex = torch.compile(flex_attention, dynamic=False)
+    flex = (torch.compile(flex_attention, dynamic=False) if DEV == "cuda"
+            else flex_attention)
     rounds, rep = (2, 20) if quick else (3, 40)
     sizes = SIZES[:1] if quick else SIZES
     records: list[dict] = []
@@ -91,12 +117,12 @@ def run(quick: bool = False, dump=None):
     # pick the kernel tiles on the all-blocks run at the smallest size
     f, h, w = SIZES[0]
     n = f * h * w
-    q = torch.randn(1, HEADS, n, D, device="cuda", dtype=torch.float16)
+    q = torch.randn(1, HEADS, n, D, device=DEV, dtype=DTYPES[0])
     full = torch.ones(1, HEADS, n // BLOCK, n // BLOCK, dtype=torch.bool,
-                      device="cuda")
+                      device=DEV)
     idx, cnt = kv_block_lists(full)
-    tiles = time_interleaved({str(c): (lambda c=c: block_sparse_attn(
-        q, q, q, idx, cnt, BLOCK, c)) for c in CONFIGS}, rounds=2, rep_ms=20)
+    tiles = _time({str(c): (lambda c=c: block_sparse_attn(
+        q, q, q, idx, cnt, BLOCK, c)) for c in CONFIGS}, 2, 20)
     best = min(CONFIGS, key=lambda c: tiles[str(c)])
     method["tile_search_ms"] = tiles
     method["tiles"] = best
@@ -104,7 +130,7 @@ def run(quick: bool = False, dump=None):
     if dump:
         dump(records, method)
     for (f, h, w) in sizes:
-        for dtype in (torch.float16, torch.bfloat16):
+        for dtype in DTYPES:
             if f * h * w == 65536 and dtype == torch.bfloat16:
                 continue
             rec = _one(f, h, w, dtype, best, rounds, rep, flex)
@@ -118,10 +144,9 @@ def run(quick: bool = False, dump=None):
 
 def _one(f, h, w, dtype, best, rounds, rep, flex):
     """Time every contender at one size and dtype; return the record."""
-    from torch.nn.attention import SDPBackend, sdpa_kernel
+    from torch.nn.attention import SDPBackend
     from torch.nn.attention.flex_attention import BlockMask
 
-    from effteach.bench import time_interleaved
     from effteach.draft_attention import (
         draft_map,
         kv_block_lists,
@@ -137,25 +162,24 @@ def _one(f, h, w, dtype, best, rounds, rep, flex):
 
     sdpa = torch.nn.functional.scaled_dot_product_attention
     n = f * h * w
-    gen = torch.Generator(device="cuda").manual_seed(n)
+    gen = torch.Generator(device=DEV).manual_seed(n)
     # frame-local structure: a smooth offset per (frame, window) so the
     # draft map is not uniform
     def make():
-        x = torch.randn(1, HEADS, n, D, device="cuda", generator=gen)
-        ids = torch.arange(n, device="cuda") // (n // f)
-        off = torch.randn(1, HEADS, f, D, device="cuda", generator=gen)
+        x = torch.randn(1, HEADS, n, D, device=DEV, generator=gen)
+        ids = torch.arange(n, device=DEV) // (n // f)
+        off = torch.randn(1, HEADS, f, D, device=DEV, generator=gen)
         return (x + 2 * off[:, :, ids]).to(dtype)
     q, k, v = make(), make(), make()
     perm, _ = window_permutation(f, h, w, WINDOW)
-    perm = perm.cuda()
+    perm = perm.to(DEV)
     qp, kp, vp = (gather_rows(t, perm) for t in (q, k, v))
     m = n // BLOCK
     qd = qp.view(1, HEADS, m, BLOCK, D).float().mean(3)
     kd = kp.view(1, HEADS, m, BLOCK, D).float().mean(3)
     dmap = draft_map(qd, kd)
     fns = {}
-    with sdpa_kernel(SDPBackend.CUDNN_ATTENTION):
-        sdpa(q, k, v)
+    _with(SDPBackend.CUDNN_ATTENTION, sdpa, q, k, v)  # warm up cuDNN's plan
     fns["sdpa_cudnn"] = lambda: _with(SDPBackend.CUDNN_ATTENTION, sdpa,
                                       q, k, v)
     fns["sdpa_flash"] = lambda: _with(SDPBackend.FLASH_ATTENTION, sdpa,
@@ -169,13 +193,14 @@ def _one(f, h, w, dtype, best, rounds, rep, flex):
         fns[f"triton_{sp}"] = (lambda idx=idx, cnt=cnt: block_sparse_attn(
             qp, kp, vp, idx, cnt, BLOCK, best))
         full_idx = torch.zeros(1, HEADS, m, m, dtype=torch.int32,
-                               device="cuda")
+                               device=DEV)
         full_idx[..., : idx.shape[-1]] = idx
         try:
             mask = BlockMask.from_kv_blocks(
                 torch.zeros_like(cnt), torch.zeros_like(full_idx),
                 full_kv_num_blocks=cnt, full_kv_indices=full_idx,
-                BLOCK_SIZE=BLOCK, seq_lengths=(n, n))
+                BLOCK_SIZE=BLOCK, seq_lengths=(n, n),
+                mask_mod=None if DEV == "cuda" else _lookup_mod(bm))
             of = flex(qp, kp, vp, block_mask=mask)
             ot = block_sparse_attn(qp, kp, vp, idx, cnt, BLOCK, best)
             info[f"flex_vs_triton_err_{sp}"] = float(
@@ -193,7 +218,7 @@ def _one(f, h, w, dtype, best, rounds, rep, flex):
                     kp.view(1, HEADS, m, BLOCK, D).float().mean(3)), sp)))
     fns["permute_qkv"] = lambda: [gather_rows(t, perm) for t in (q, k, v)]
     fns["restore_o"] = lambda: scatter_rows(qp, perm)
-    ms = time_interleaved(fns, rounds=rounds, rep_ms=rep)
+    ms = _time(fns, rounds, rep)
     flops = 4 * HEADS * n * n * D
     rec = {"n": n, "frames": f, "height": h, "width": w,
            "dtype": str(dtype).split(".")[1], "ms": ms,
@@ -219,9 +244,23 @@ def _one(f, h, w, dtype, best, rounds, rep, flex):
     return rec
 
 
-def _with(backend, fn, *args):
-    from torch.nn.attention import sdpa_kernel
+def _lookup_mod(bm):
+    """The mask_mod of a block mask, for eager FlexAttention on CPU.
 
+    Eager mode applies it to every score; compiled on the GPU, every kept block is
+    a full block and the default (keep all) mask_mod is never applied, so one
+    compile serves all masks of a size.
+    """
+    def mod(b, h, q_idx, kv_idx):
+        return bm[b, h, q_idx // BLOCK, kv_idx // BLOCK]
+    return mod
+
+
+def _with(backend, fn, *args):
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    if DEV != "cuda":  # the smoke run: whichever CPU backend
+        backend = [backend, SDPBackend.MATH]
     with sdpa_kernel(backend):
         return fn(*args)
 

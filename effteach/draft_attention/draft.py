@@ -24,6 +24,7 @@ Book: notebooks/draft_attention/lecture.md.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 
 import torch
@@ -357,6 +358,12 @@ def kv_block_lists(block_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor
     return idx, cnt
 
 
+@functools.lru_cache(maxsize=16)
+def _device_perm(f, h, w, ph, pw, device):
+    """The window permutation on ``device``, made once per layout (read only)."""
+    return window_permutation(f, h, w, (ph, pw))[0].to(device)
+
+
 def sparse_pipeline(q, k, v, n_frames: int, height: int, width: int,
                     sparsity: float = 0.9, window: tuple[int, int] = (8, 16),
                     mode: str = "head", block: int | None = None,
@@ -405,8 +412,7 @@ def sparse_pipeline(q, k, v, n_frames: int, height: int, width: int,
     if win % block:
         raise ValueError(f"block: must divide the pooled window's {win} tokens, "
                          f"got {block}")
-    perm, _ = window_permutation(f, h, w, window)
-    perm = perm.to(q.device)
+    perm = _device_perm(f, h, w, ph, pw, str(q.device))
     qp, kp, vp = (gather_rows(t, perm) for t in (q, k, v))
     # pooling is a mean over each contiguous run of win tokens once permuted
     b, nh, n, d = q.shape
