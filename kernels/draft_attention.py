@@ -21,14 +21,17 @@ Book: notebooks/draft_attention/lecture.md, "A Triton kernel".
 
 from __future__ import annotations
 
+import contextlib
 import math
+import warnings
 
+import numpy as np
 import torch
 import triton
 import triton.language as tl
 
 from effteach.checks import check_int, check_tensor
-from effteach.device import check_kernel_dtype
+from effteach.device import INTERPRETER, check_kernel_dtype
 
 LOG2E = 1.4426950408889634
 
@@ -101,6 +104,44 @@ def _permute_rows_kernel(x_ptr, perm_ptr, o_ptr, n_ctx, D: tl.constexpr,
         tl.store(o_ptr + base + r[:, None] * D + offs_d[None, :], x, mask=ok[:, None])
 
 
+@contextlib.contextmanager
+def _as_on_a_gpu():
+    """NaN and inf propagate silently in the interpreter, as on a GPU."""
+    if not INTERPRETER:
+        yield
+        return
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield
+
+
+def _check_device(name, t, like=None):
+    want = ("cpu" if INTERPRETER else "cuda") if like is None else like.device
+    got = t.device.type if like is None else t.device
+    if got != want:
+        where = ("CPU tensors (Triton interpreter)" if INTERPRETER
+                 else "CUDA tensors") if like is None else f"device {want}"
+        raise ValueError(f"{name}: expected {where}, got device {t.device}")
+
+
+def _check_config(config, block):
+    if config is None:
+        bm = min(block, 16 if INTERPRETER else 64)
+        return bm, bm, (1 if INTERPRETER else 4), (1 if INTERPRETER else 3)
+    ok = (isinstance(config, tuple) and len(config) == 4
+          and all(isinstance(c, int) and not isinstance(c, bool) and c >= 1
+                  for c in config)
+          and all(c & (c - 1) == 0 and c >= 16 for c in config[:2]))
+    if not ok:
+        raise ValueError(
+            "config: expected (BLOCK_M, BLOCK_N, num_warps, num_stages), tiles "
+            f"powers of two >= 16, all ints >= 1, or None; got {config!r}")
+    if block % config[0] or block % config[1]:
+        raise ValueError(f"config: tiles {config[0]}, {config[1]} must divide "
+                         f"block={block}")
+    return config
+
+
 def _check_head_dim(name, t):
     d = t.shape[-1]
     if d not in (16, 32, 64, 128):
@@ -118,6 +159,7 @@ def _check_attn(q, k, v):
         if t.dtype != q.dtype or t.device != q.device:
             raise ValueError(f"{name}: expected dtype {q.dtype} on {q.device} as q")
     _check_head_dim("q", q)
+    _check_device("q", q)
 
 
 def block_sparse_attn(q, k, v, idx, cnt, block: int = 128,
@@ -152,23 +194,42 @@ def block_sparse_attn(q, k, v, idx, cnt, block: int = 128,
     check_tensor("idx", idx, ndim=4, kind="int")
     check_tensor("cnt", cnt, shape=(b, h, n_rows), kind="int",
                  shape_of="(batch, heads, ceil(n / block))")
+    _check_device("idx", idx, q)
+    _check_device("cnt", cnt, q)
     if tuple(idx.shape[:3]) != (b, h, n_rows):
         raise ValueError(f"idx: expected (batch, heads, rows) = {(b, h, n_rows)}, "
                          f"got {tuple(idx.shape)}")
-    if int(cnt.min()) < 0 or int(cnt.max()) > idx.shape[-1]:
+    if cnt.numel() and (int(cnt.min()) < 0 or int(cnt.max()) > idx.shape[-1]):
         raise ValueError(f"cnt: expected counts in [0, {idx.shape[-1]}]")
-    bm, bn, warps, stages = config or (min(block, 64), min(block, 64), 4, 3)
-    if block % bm or block % bn:
-        raise ValueError(f"config: tiles {bm}, {bn} must divide block={block}")
+    if idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= n_rows):
+        raise ValueError(f"idx: expected key-block indices in [0, {n_rows}), got "
+                         f"[{int(idx.min())}, {int(idx.max())}]")
+    bm, bn, warps, stages = _check_config(config, block)
+    if scale is not None and (isinstance(scale, bool) or not isinstance(
+            scale, (int, float)) or not math.isfinite(scale) or scale <= 0):
+        raise ValueError(f"scale: expected a finite float > 0 or None, got {scale!r}")
+    return _launch_bsa(q, k, v, idx, cnt, block, (bm, bn, warps, stages), scale)
+
+
+def _launch_bsa(q, k, v, idx, cnt, block, config, scale=None):
+    """:func:`block_sparse_attn` without the argument checks.
+
+    For trusted callers: the pipeline, whose block lists come from
+    :func:`effteach.draft_attention.kv_block_lists`.
+    """
+    b, h, n, d = q.shape
+    n_rows = triton.cdiv(n, block)
+    bm, bn, warps, stages = config
     scale = 1.0 / math.sqrt(d) if scale is None else float(scale)
     q, k, v = (t.contiguous() for t in (q, k, v))
     idx = idx.to(device=q.device, dtype=torch.int32).contiguous()
     cnt = cnt.to(device=q.device, dtype=torch.int32).contiguous()
     o = torch.empty_like(q)
     grid = (triton.cdiv(n, bm), b * h)
-    _bsa_fwd_kernel[grid](q, k, v, o, idx, cnt, n, n_rows, idx.shape[-1],
-                          scale * LOG2E, D=d, BLOCK=block, BLOCK_M=bm, BLOCK_N=bn,
-                          num_warps=warps, num_stages=stages)
+    with _as_on_a_gpu():
+        _bsa_fwd_kernel[grid](q, k, v, o, idx, cnt, n, n_rows, idx.shape[-1],
+                              scale * LOG2E, D=d, BLOCK=block, BLOCK_M=bm,
+                              BLOCK_N=bn, num_warps=warps, num_stages=stages)
     return o
 
 
@@ -177,13 +238,30 @@ def _permute(x, perm, scatter: bool, rows: int = 64):
     check_kernel_dtype("x", x)
     _check_head_dim("x", x)
     n = x.shape[2]
+    _check_device("x", x)
     check_tensor("perm", perm, shape=(n,), kind="int", shape_of="x.shape[2]")
+    _check_device("perm", perm, x)
+    # an out-of-range index would read or write outside the tensor: refuse it here
+    hit = torch.zeros(n, dtype=torch.bool, device=perm.device)
+    if n and (int(perm.min()) < 0 or int(perm.max()) >= n):
+        raise ValueError(f"perm: expected a permutation of range({n}), got values "
+                         f"in [{int(perm.min())}, {int(perm.max())}]")
+    hit[perm.long()] = True
+    if not bool(hit.all()):
+        raise ValueError(f"perm: expected a permutation of range({n}) (repeats)")
+    return _launch_permute(x, perm, scatter, rows)
+
+
+def _launch_permute(x, perm, scatter: bool, rows: int = 64):
+    """The gather (``scatter=False``) or scatter launch without the checks."""
+    n = x.shape[2]
     x = x.contiguous()
     perm = perm.to(device=x.device, dtype=torch.int32).contiguous()
     o = torch.empty_like(x)
     grid = (triton.cdiv(n, rows), x.shape[0] * x.shape[1])
-    _permute_rows_kernel[grid](x, perm, o, n, D=x.shape[-1], ROWS=rows,
-                               SCATTER=scatter)
+    with _as_on_a_gpu():
+        _permute_rows_kernel[grid](x, perm, o, n, D=x.shape[-1], ROWS=rows,
+                                   SCATTER=scatter)
     return o
 
 
@@ -192,7 +270,8 @@ def gather_rows(x: torch.Tensor, perm: torch.Tensor) -> torch.Tensor:
 
     Args:
         x: ``(batch, heads, n, d)``, d in {16, 32, 64, 128}.
-        perm: ``(n,)`` a permutation of ``range(n)`` (not checked on the GPU).
+        perm: ``(n,)`` a permutation of ``range(n)`` (checked: one bad index
+            would read outside ``x``).
     """
     return _permute(x, perm, scatter=False)
 

@@ -155,9 +155,9 @@ def _one(f, h, w, dtype, best, rounds, rep, flex):
         window_permutation,
     )
     from effteach.kernels.draft_attention import (
+        _launch_permute,
         block_sparse_attn,
         gather_rows,
-        scatter_rows,
     )
 
     sdpa = torch.nn.functional.scaled_dot_product_attention
@@ -216,8 +216,17 @@ def _one(f, h, w, dtype, best, rounds, rep, flex):
                 select_blocks(draft_map(
                     qp.view(1, HEADS, m, BLOCK, D).float().mean(3),
                     kp.view(1, HEADS, m, BLOCK, D).float().mean(3)), sp)))
-    fns["permute_qkv"] = lambda: [gather_rows(t, perm) for t in (q, k, v)]
-    fns["restore_o"] = lambda: scatter_rows(qp, perm)
+    p32 = perm.to(torch.int32)  # the pipeline's own launches, without checks
+    if n <= CHECK_N[1]:  # the whole pipeline vs the masked fp32 reference
+        parts: dict = {}
+        o = sparse_pipeline(q, k, v, f, h, w, 0.9, WINDOW, config=best,
+                            parts=parts)
+        ref = _masked_ref_rows(qp, kp, vp, parts["block_mask"], BLOCK)
+        ref = ref[:, :, torch.argsort(perm)]
+        info["pipeline_err_0.9"] = float((o.float() - ref).abs().max())
+    fns["permute_qkv"] = lambda: [_launch_permute(t, p32, False)
+                                  for t in (q, k, v)]
+    fns["restore_o"] = lambda: _launch_permute(qp, p32, True)
     ms = _time(fns, rounds, rep)
     flops = 4 * HEADS * n * n * D
     rec = {"n": n, "frames": f, "height": h, "width": w,

@@ -29,15 +29,14 @@ import math
 
 import torch
 
-from effteach.checks import check_float, check_int, check_tensor
+from effteach.checks import check_float, check_int, check_sequence, check_tensor
 
 MASK_KINDS = ("draft", "random", "window")
 MODES = ("head", "row")
 
 
 def _check_window(window) -> tuple[int, int]:
-    if not isinstance(window, (tuple, list)) or len(window) != 2:
-        raise TypeError(f"window: expected a pair (ph, pw), got {window!r}")
+    window = check_sequence("window", window, length=2)
     return check_int("window[0]", window[0], 1), check_int("window[1]", window[1], 1)
 
 
@@ -47,6 +46,11 @@ def _check_layout(n_frames, height, width, window):
     width = check_int("width", width, 1)
     ph, pw = _check_window(window)
     return n_frames, height, width, ph, pw
+
+
+def _check_bool(name, value):
+    if not isinstance(value, bool):
+        raise TypeError(f"{name}: expected a bool, got {type(value).__name__}")
 
 
 def check_sparsity(sparsity) -> float:
@@ -113,21 +117,22 @@ def window_permutation(n_frames: int, height: int, width: int,
     return perm, inv
 
 
-def _check_qkv(q, k, v=None):
-    check_tensor("q", q, ndim=4, kind="float", shape_of=None)
-    check_tensor("k", k, ndim=4, kind="float")
+def _check_qkv(q, k, v=False, names=("q", "k", "v")):
+    nq, nk, nv = names
+    check_tensor(nq, q, ndim=4, kind="float")
+    check_tensor(nk, k, ndim=4, kind="float")
     if k.shape[:2] != q.shape[:2]:
         raise ValueError(
-            f"k: expected (batch, heads) {tuple(q.shape[:2])} as q, got "
+            f"{nk}: expected (batch, heads) {tuple(q.shape[:2])} as {nq}, got "
             f"{tuple(k.shape[:2])} (mismatched heads)")
     if k.shape[2:] != q.shape[2:]:
-        raise ValueError(f"k: expected shape {tuple(q.shape)} as q, got "
+        raise ValueError(f"{nk}: expected shape {tuple(q.shape)} as {nq}, got "
                          f"{tuple(k.shape)}")
-    if v is not None:
-        check_tensor("v", v, ndim=4, kind="float")
+    if v is not False:
+        check_tensor(nv, v, ndim=4, kind="float")
         if v.shape[:3] != q.shape[:3]:
-            raise ValueError(f"v: expected (batch, heads, n) {tuple(q.shape[:3])} "
-                             f"as q, got {tuple(v.shape[:3])}")
+            raise ValueError(f"{nv}: expected (batch, heads, n) "
+                             f"{tuple(q.shape[:3])} as {nq}, got {tuple(v.shape[:3])}")
 
 
 def pool_draft(x: torch.Tensor, n_frames: int, height: int, width: int,
@@ -169,7 +174,7 @@ def draft_map(q_draft: torch.Tensor, k_draft: torch.Tensor,
     Paper: Section 3.1, Eq. (3) (the code scales by ``1/sqrt(d)``).
     Book: notebooks/draft_attention/lecture.md, "The method".
     """
-    _check_qkv(q_draft, k_draft)
+    _check_qkv(q_draft, k_draft, False, ("q_draft", "k_draft", ""))
     d = q_draft.shape[-1]
     scale = 1 / math.sqrt(d) if scale is None else check_float("scale", scale)
     s = q_draft.float() @ k_draft.float().transpose(-1, -2) * scale
@@ -202,6 +207,7 @@ def select_blocks(dmap: torch.Tensor, sparsity: float, mode: str = "head",
     s = check_sparsity(sparsity)
     if mode not in MODES:
         raise ValueError(f"mode: expected one of {MODES}, got {mode!r}")
+    _check_bool("keep_argmax", keep_argmax)
     b, h, m, _ = dmap.shape
     if mode == "head":
         keep = max(1, math.ceil((1 - s) * m * m))
@@ -234,6 +240,7 @@ def baseline_blocks(shape: tuple[int, int, int], density_of: torch.Tensor,
     """
     if kind not in ("random", "window"):
         raise ValueError(f"kind: expected 'random' or 'window', got {kind!r}")
+    shape = check_sequence("shape", shape, length=3)
     b, h, m = (check_int(f"shape[{i}]", x, 1) for i, x in enumerate(shape))
     check_tensor("density_of", density_of, shape=(b, h, m, m), kind="bool")
     counts = density_of.flatten(2).sum(-1)
@@ -258,6 +265,14 @@ def token_mask(block_mask: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
     """Lift a window-level mask to tokens: ``mask[i, j] = block[ids[i], ids[j]]``."""
     check_tensor("block_mask", block_mask, ndim=4, kind="bool")
     check_tensor("ids", ids, ndim=1, kind="int")
+    m = block_mask.shape[-1]
+    if block_mask.shape[-2] != m:
+        raise ValueError(f"block_mask: expected a square (m, m) mask, got "
+                         f"{tuple(block_mask.shape)}")
+    if int(ids.min()) < 0 or int(ids.max()) >= m:
+        raise ValueError(f"ids: expected window ids in [0, {m}), got "
+                         f"[{int(ids.min())}, {int(ids.max())}]")
+    ids = ids.to(block_mask.device)
     return block_mask[:, :, ids][:, :, :, ids]
 
 
@@ -268,6 +283,11 @@ def masked_attention(q, k, v, mask: torch.Tensor,
     Rows with no kept key return zeros. The reference every sparse path must match.
     """
     _check_qkv(q, k, v)
+    check_tensor("mask", mask, kind="bool")
+    n = q.shape[2]
+    if mask.shape[-2:] != (n, n) or mask.ndim > 4:
+        raise ValueError(f"mask: expected shape (..., {n}, {n}) broadcastable to "
+                         f"(batch, heads, n, n), got {tuple(mask.shape)}")
     d = q.shape[-1]
     scale = 1 / math.sqrt(d) if scale is None else check_float("scale", scale)
     s = (q.float() @ k.float().transpose(-1, -2)) * scale
@@ -327,6 +347,8 @@ def draft_attention(q, k, v, n_frames: int, height: int, width: int,
     _check_qkv(q, k, v)
     if kind not in MASK_KINDS:
         raise ValueError(f"kind: expected one of {MASK_KINDS}, got {kind!r}")
+    seed = check_int("seed", seed)
+    _check_bool("return_mask", return_mask)
     ids = window_ids(n_frames, height, width, window).to(q.device)
     if q.shape[2] != len(ids):
         raise ValueError(f"q: expected n = n_frames*height*width = {len(ids)} "
@@ -361,7 +383,7 @@ def kv_block_lists(block_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor
 @functools.lru_cache(maxsize=16)
 def _device_perm(f, h, w, ph, pw, device):
     """The window permutation on ``device``, made once per layout (read only)."""
-    return window_permutation(f, h, w, (ph, pw))[0].to(device)
+    return window_permutation(f, h, w, (ph, pw))[0].to(device, torch.int32)
 
 
 def sparse_pipeline(q, k, v, n_frames: int, height: int, width: int,
@@ -397,13 +419,20 @@ def sparse_pipeline(q, k, v, n_frames: int, height: int, width: int,
     Book: notebooks/draft_attention/lecture.md, "On a GPU".
     """
     from effteach.kernels.draft_attention import (
-        block_sparse_attn,
-        gather_rows,
-        scatter_rows,
+        _check_attn,
+        _check_config,
+        _launch_bsa,
     )
+    from effteach.kernels.draft_attention import _launch_permute as permute
 
     _check_qkv(q, k, v)
+    if v.shape != q.shape:
+        raise ValueError(f"v: expected shape {tuple(q.shape)} as q for the kernel, "
+                         f"got {tuple(v.shape)}")
     f, h, w, ph, pw = _check_layout(n_frames, height, width, window)
+    if q.shape[2] != f * h * w:
+        raise ValueError(f"q: expected n = n_frames*height*width = {f * h * w} "
+                         f"tokens, got {q.shape[2]}")
     if h % ph or w % pw:
         raise ValueError(f"window: ({ph}, {pw}) must tile the {h}x{w} frame for "
                          "the kernel path (use draft_attention for ragged frames)")
@@ -412,8 +441,13 @@ def sparse_pipeline(q, k, v, n_frames: int, height: int, width: int,
     if win % block:
         raise ValueError(f"block: must divide the pooled window's {win} tokens, "
                          f"got {block}")
+    if block < 16 or block & (block - 1):
+        raise ValueError(f"block: expected a power of two >= 16 for the kernel, "
+                         f"got {block}")
+    config = _check_config(config, block)
+    _check_attn(q, k, v)  # the kernel's own checks: dtype, d_head, device
     perm = _device_perm(f, h, w, ph, pw, str(q.device))
-    qp, kp, vp = (gather_rows(t, perm) for t in (q, k, v))
+    qp, kp, vp = (permute(t, perm, False) for t in (q, k, v))
     # pooling is a mean over each contiguous run of win tokens once permuted
     b, nh, n, d = q.shape
     qd = qp.view(b, nh, n // win, win, d).float().mean(3)
@@ -423,8 +457,8 @@ def sparse_pipeline(q, k, v, n_frames: int, height: int, width: int,
     if r > 1:
         bm = bm.repeat_interleave(r, 2).repeat_interleave(r, 3)
     idx, cnt = kv_block_lists(bm)
-    op = block_sparse_attn(qp, kp, vp, idx, cnt, block=block, config=config)
+    op = _launch_bsa(qp, kp, vp, idx, cnt, block, config)
     if parts is not None:
         parts.update(perm=perm, qp=qp, kp=kp, vp=vp, idx=idx, cnt=cnt, op=op,
                      block_mask=bm)
-    return scatter_rows(op, perm)
+    return permute(op, perm, True)

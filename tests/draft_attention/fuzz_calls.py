@@ -62,15 +62,3 @@ def calls() -> dict:
     }
 
 
-#: the chapter is unfinished (issue 16): its functions are not yet hardened
-#: against every fuzzed argument (e.g. an out-of-range ``perm`` aborts the Triton
-#: interpreter), so they are opted out until the chapter's bad-input pass lands
-_WHY = "draft_attention unfinished (issue 16): bad-input hardening not done yet"
-OPT_OUT = {name: _WHY for name in (
-    *(P + n for n in (
-        "DraftConfig", "baseline_blocks", "check_sparsity", "draft_attention",
-        "draft_map", "kv_block_lists", "masked_attention", "n_windows",
-        "pool_draft", "select_blocks", "sparse_pipeline", "token_mask",
-        "window_ids", "window_permutation")),
-    *(K + n for n in ("block_sparse_attn", "gather_rows", "scatter_rows")),
-)}
