@@ -23,9 +23,19 @@ from effteach.draft_attention.draft import (
     window_ids,
     window_permutation,
 )
+from effteach.draft_attention.experiments import (
+    attention_fn,
+    draft_rollout,
+    load_results,
+    quality_sweep,
+)
 
 __all__ = [
     "MASK_KINDS",
+    "attention_fn",
+    "draft_rollout",
+    "load_results",
+    "quality_sweep",
     "MODES",
     "DraftConfig",
     "baseline_blocks",
