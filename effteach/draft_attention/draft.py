@@ -35,6 +35,11 @@ MASK_KINDS = ("draft", "random", "window")
 MODES = ("head", "row")
 
 
+def _acc(dtype: torch.dtype) -> torch.dtype:
+    """Accumulation dtype: float32 at least, float64 for float64 inputs."""
+    return torch.promote_types(dtype, torch.float32)
+
+
 def _check_window(window) -> tuple[int, int]:
     window = check_sequence("window", window, length=2)
     return check_int("window[0]", window[0], 1), check_int("window[1]", window[1], 1)
@@ -160,16 +165,16 @@ def pool_draft(x: torch.Tensor, n_frames: int, height: int, width: int,
         raise ValueError(f"x: expected n = n_frames*height*width = {len(ids)} "
                          f"tokens, got {x.shape[2]}")
     m = int(ids[-1]) + 1
-    out = torch.zeros(*x.shape[:2], m, x.shape[3], dtype=torch.float32,
+    out = torch.zeros(*x.shape[:2], m, x.shape[3], dtype=_acc(x.dtype),
                       device=x.device)
-    out.index_add_(2, ids, x.float())
+    out.index_add_(2, ids, x.to(out.dtype))
     counts = torch.bincount(ids, minlength=m).to(out)
     return (out / counts[:, None]).to(x.dtype)
 
 
 def draft_map(q_draft: torch.Tensor, k_draft: torch.Tensor,
               scale: float | None = None) -> torch.Tensor:
-    """Softmax attention map of the draft tokens, ``(batch, heads, m, m)``, fp32.
+    """Softmax attention map of the draft tokens, ``(batch, heads, m, m)``, fp32+.
 
     Paper: Section 3.1, Eq. (3) (the code scales by ``1/sqrt(d)``).
     Book: notebooks/draft_attention/lecture.md, "The method".
@@ -177,7 +182,8 @@ def draft_map(q_draft: torch.Tensor, k_draft: torch.Tensor,
     _check_qkv(q_draft, k_draft, False, ("q_draft", "k_draft", ""))
     d = q_draft.shape[-1]
     scale = 1 / math.sqrt(d) if scale is None else check_float("scale", scale)
-    s = q_draft.float() @ k_draft.float().transpose(-1, -2) * scale
+    a = _acc(q_draft.dtype)
+    s = q_draft.to(a) @ k_draft.to(a).transpose(-1, -2) * scale
     return torch.softmax(s, dim=-1)
 
 
@@ -278,7 +284,7 @@ def token_mask(block_mask: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
 
 def masked_attention(q, k, v, mask: torch.Tensor,
                      scale: float | None = None) -> torch.Tensor:
-    """Dense attention restricted to ``mask`` (token level, True = kept), fp32 math.
+    """Dense attention restricted to ``mask`` (token level, True = kept), fp32+ math.
 
     Rows with no kept key return zeros. The reference every sparse path must match.
     """
@@ -290,10 +296,11 @@ def masked_attention(q, k, v, mask: torch.Tensor,
                          f"(batch, heads, n, n), got {tuple(mask.shape)}")
     d = q.shape[-1]
     scale = 1 / math.sqrt(d) if scale is None else check_float("scale", scale)
-    s = (q.float() @ k.float().transpose(-1, -2)) * scale
+    a = _acc(q.dtype)
+    s = (q.to(a) @ k.to(a).transpose(-1, -2)) * scale
     s = s.masked_fill(~mask, float("-inf"))
     p = torch.softmax(s, -1).nan_to_num(0.0)
-    return (p @ v.float()).to(q.dtype)
+    return (p @ v.to(a)).to(q.dtype)
 
 
 @dataclasses.dataclass(frozen=True)

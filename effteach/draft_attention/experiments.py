@@ -130,9 +130,12 @@ def draft_rollout(model, clips, config: DraftConfig | None = None, seed: int = 0
     Paper: Section 4 (sampling with DraftAttention, dense warm-up steps).
     Book: notebooks/draft_attention/lecture.md, "Experiments".
     """
+    from effteach.models import TinyVideoDiT
     from effteach.models.diffusion import Schedule, ddim_sample
     from effteach.models.training import N_CONTEXT
 
+    if not isinstance(model, TinyVideoDiT):
+        raise TypeError(f"model: expected a TinyVideoDiT, got {type(model).__name__}")
     if config is not None and not isinstance(config, DraftConfig):
         raise TypeError(f"config: expected a DraftConfig or None, got "
                         f"{type(config).__name__}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import torch
 from fuzz_support import Call
 
@@ -22,6 +24,20 @@ def _qkv(n=16, d=16):
 def _bm(m=4):
     bm = torch.eye(m, dtype=torch.bool).expand(1, 2, m, m).clone()
     return bm
+
+
+@functools.cache
+def _model():
+    from effteach import zoo
+
+    return zoo.load("tinyvideodit")
+
+
+@functools.cache
+def _clips():
+    from effteach.models.training import video_batch
+
+    return video_batch(1, seed=0)
 
 
 def calls() -> dict:
@@ -57,8 +73,19 @@ def calls() -> dict:
         K + "block_sparse_attn": lambda: C(
             kd.block_sparse_attn, q, k, v, *da.kv_block_lists(_bm(1)), 16,
             (16, 16, 1, 1)),
+        P + "attention_fn": lambda: C(da.attention_fn, da.DraftConfig(0.5), 0, {},
+                                      (2, 4, 4)),
+        P + "draft_rollout": lambda: C(da.draft_rollout, _model(), _clips(),
+                                       da.DraftConfig(0.5), 0, 1),
+        P + "load_results": lambda: C(da.load_results),
         K + "gather_rows": lambda: C(kd.gather_rows, q, torch.arange(16)),
         K + "scatter_rows": lambda: C(kd.scatter_rows, q, torch.arange(16)),
     }
 
 
+
+
+OPT_OUT = {
+    P + "quality_sweep": "the whole experiment (30 s); its parts are fuzzed "
+    "through draft_rollout and attention_fn",
+}
