@@ -28,7 +28,7 @@ from pathlib import Path
 import torch
 
 #: chapters with a benchmark module ``effteach.<slug>.bench``
-BENCH_SLUGS = ("draft_attention", "foundations", "looped_mlp", "pebble_io",
+BENCH_SLUGS = ("draft_attention", "fastcar", "foundations", "looped_mlp", "pebble_io",
                "poly_attention")
 
 RESULTS_DIR = Path(__file__).resolve().parent.parent / "results" / "gpu"
