@@ -247,7 +247,8 @@ def gpu_figure(data: dict) -> go.Figure:
         rows = [r for r in recs if r["dtype"] == dt]
         return [go.Bar(x=[f"n={r['n'] // 1024}k" for r in rows],
                        y=[r["ms"].get(key, float("nan")) for r in rows], name=label,
-                       marker_color=COLORS[i % len(COLORS)])
+                       marker_color=COLORS[(i + 1) % len(COLORS)] if i else "#444",
+                       marker_pattern_shape="/" if key.startswith("pipe") else "")
                 for i, (key, label) in enumerate(names)]
 
     fig = slider_figure(traces, dtypes, "dtype",
@@ -257,6 +258,6 @@ def gpu_figure(data: dict) -> go.Figure:
                                 "yaxis": {"title": {"text": "ms (log)"},
                                           "type": "log"},
                                 "legend": {"orientation": "h", "y": -0.25, "x": 0},
-                                "margin": {"b": 190}})
-    fig.layout.sliders[0].update(y=-0.55, pad={"t": 10})
+                                "margin": {"b": 200}})
+    fig.layout.sliders[0].update(y=-0.42, pad={"t": 10})
     return fig
