@@ -45,6 +45,7 @@ def _bsa_fwd_kernel(
     BLOCK: tl.constexpr,  # mask block (multiple of BLOCK_M and BLOCK_N)
     BLOCK_M: tl.constexpr,
     BLOCK_N: tl.constexpr,
+    EVEN: tl.constexpr,  # n % BLOCK == 0: no ragged key block, no masks
 ):
     pid_m = tl.program_id(0)
     bh = tl.program_id(1)
@@ -64,13 +65,18 @@ def _bsa_fwd_kernel(
         kb = tl.load(idx_ptr + rbase * width + j)
         for sub in tl.static_range(BLOCK // BLOCK_N):
             offs_n = kb * BLOCK + sub * BLOCK_N + tl.arange(0, BLOCK_N)
-            col_ok = offs_n < n_ctx
-            k = tl.load(k_ptr + base + offs_n[:, None] * D + offs_d[None, :],
-                        mask=col_ok[:, None], other=0.0)
-            v = tl.load(v_ptr + base + offs_n[:, None] * D + offs_d[None, :],
-                        mask=col_ok[:, None], other=0.0)
-            s = tl.dot(q, tl.trans(k)) * scale_log2
-            s = tl.where(col_ok[None, :], s, -float("inf"))
+            if EVEN:
+                k = tl.load(k_ptr + base + offs_n[:, None] * D + offs_d[None, :])
+                v = tl.load(v_ptr + base + offs_n[:, None] * D + offs_d[None, :])
+                s = tl.dot(q, tl.trans(k)) * scale_log2
+            else:
+                col_ok = offs_n < n_ctx
+                k = tl.load(k_ptr + base + offs_n[:, None] * D + offs_d[None, :],
+                            mask=col_ok[:, None], other=0.0)
+                v = tl.load(v_ptr + base + offs_n[:, None] * D + offs_d[None, :],
+                            mask=col_ok[:, None], other=0.0)
+                s = tl.dot(q, tl.trans(k)) * scale_log2
+                s = tl.where(col_ok[None, :], s, -float("inf"))
             m_new = tl.maximum(m_i, tl.max(s, axis=1))
             m_safe = tl.where(m_new == -float("inf"), 0.0, m_new)
             p = tl.math.exp2(s - m_safe[:, None])
@@ -229,7 +235,8 @@ def _launch_bsa(q, k, v, idx, cnt, block, config, scale=None):
     with _as_on_a_gpu():
         _bsa_fwd_kernel[grid](q, k, v, o, idx, cnt, n, n_rows, idx.shape[-1],
                               scale * LOG2E, D=d, BLOCK=block, BLOCK_M=bm,
-                              BLOCK_N=bn, num_warps=warps, num_stages=stages)
+                              BLOCK_N=bn, EVEN=n % block == 0, num_warps=warps,
+                              num_stages=stages)
     return o
 
 
