@@ -115,9 +115,9 @@ def mlp_share(d=None, d_ff=None, ctx=None):
     Projections 4 d^2, SwiGLU 3 d d_ff, attention over ``ctx`` cached tokens
     2 ctx d (scores and weighted sum). Symbols when arguments are ``None``.
     """
-    d = sp.Symbol("d", positive=True) if d is None else sp.Integer(d)
-    f = sp.Symbol("d_ff", positive=True) if d_ff is None else sp.Integer(d_ff)
-    c = sp.Symbol("L", nonnegative=True) if ctx is None else sp.Integer(ctx)
+    d = sp.Symbol("d", positive=True) if d is None else sp.sympify(d)
+    f = sp.Symbol("d_ff", positive=True) if d_ff is None else sp.sympify(d_ff)
+    c = sp.Symbol("L", nonnegative=True) if ctx is None else sp.sympify(ctx)
     return 3 * d * f / (4 * d**2 + 3 * d * f + 2 * c * d)
 
 
@@ -127,7 +127,7 @@ def saved_fraction(rho=None, n_frames=None, share=None):
     ``rho (T - 1) / T * f``: the first frame never replays.
     """
     r = sp.Symbol("rho", nonnegative=True) if rho is None else sp.nsimplify(rho)
-    t = sp.Symbol("T", positive=True) if n_frames is None else sp.Integer(n_frames)
+    t = sp.Symbol("T", positive=True) if n_frames is None else sp.sympify(n_frames)
     f = sp.Symbol("f", positive=True) if share is None else sp.nsimplify(share)
     return r * (t - 1) / t * f
 

@@ -66,6 +66,7 @@ class DecodeResult:
         replay: (n_steps, L, B) bool, True where the MLP output was replayed.
         delta: (n_steps, L, B) float32 norm of fresh MLP output minus the slot's
             cached one (NaN where replayed): the change TAS should predict.
+        ref_norm: (n_steps, L, B) float32 norm of the slot's cached output.
         positions: (n_steps,) long, the sequence position of each step.
         seconds: wall time of the decode loop; mlp_seconds: of its MLP parts.
         tokens_per_frame: N.
@@ -76,6 +77,7 @@ class DecodeResult:
     tas: torch.Tensor
     replay: torch.Tensor
     delta: torch.Tensor
+    ref_norm: torch.Tensor
     positions: torch.Tensor
     seconds: float
     mlp_seconds: float
@@ -235,6 +237,7 @@ def replay_decode(
     tas_t = torch.full((n_steps, n_layers, b), math.nan)
     rep_t = torch.zeros(n_steps, n_layers, b, dtype=torch.bool)
     delta_t = torch.full((n_steps, n_layers, b), math.nan)
+    norm_t = torch.zeros(n_steps, n_layers, b)
     out, all_logits, mlp_s = [prompt], [], 0.0
     for s in range(n_new):
         all_logits.append(logits.float())
@@ -270,6 +273,7 @@ def replay_decode(
             mlp_s += time.perf_counter() - t1
             fresh = ~replay
             delta_t[s, li, fresh] = (y[fresh] - cached[fresh]).norm(dim=-1)
+            norm_t[s, li] = cached.norm(dim=-1)
             slots[li, :, slot] = y
             age[li, :, slot] = torch.where(replay, age[li, :, slot] + 1, 0)
             tas_t[s, li], rep_t[s, li] = tas, replay
@@ -278,7 +282,7 @@ def replay_decode(
     seconds = time.perf_counter() - t0
     return DecodeResult(
         tokens=torch.cat(out, dim=1), logits=torch.stack(all_logits), tas=tas_t,
-        replay=rep_t, delta=delta_t,
+        replay=rep_t, delta=delta_t, ref_norm=norm_t,
         positions=torch.arange(n_prompt, n_prompt + n_steps), seconds=seconds,
         mlp_seconds=mlp_s, tokens_per_frame=n)
 
