@@ -87,6 +87,10 @@ def sweep(model: TinyGPT, sparsities=SPARSITIES, methods=METHODS,
 
 def table(records: list[dict], key: str) -> dict[str, dict[float, float]]:
     """``{method: {sparsity: value}}`` of ``key`` ("attn_err" or "ppl")."""
+    if not isinstance(records, list | tuple) or not all(
+            isinstance(r, dict) for r in records):
+        raise TypeError("records: expected a list of result dicts (the 'records' "
+                        "of the results file)")
     if key not in ("attn_err", "ppl"):
         raise ValueError(f"key: expected 'attn_err' or 'ppl', got {key!r}")
     out: dict[str, dict[float, float]] = {}
@@ -115,6 +119,10 @@ def smoothness(x, wq, wk, mq, mk, target, lam: float, rope=None,
 
     Book: notebooks/attention_prune/lecture.md, "Convergence".
     """
+    from effteach.attention_prune.objective import _qk
+
+    _qk(x, wq, wk, mq, mk, target, rope)
+    lam = check_float("lam", lam, low=0.0)
     iters = check_int("iters", iters, 1)
     g = torch.Generator().manual_seed(check_int("seed", seed, 0))
     v = (torch.randn(mq.shape, generator=g, dtype=mq.dtype),
@@ -152,6 +160,8 @@ def convergence(model: TinyGPT, layer: int = 0, head: int = 0, lam: float = 1e-2
     """
     lam = check_float("lam", lam, low=0.0)
     iters = check_int("iters", iters, 1)
+    check_int("layer", layer, 0, model.cfg.n_layers - 1)
+    check_int("head", head, 0, model.cfg.n_heads - 1)
     x, wq, wk, rope, target = _head_problem(model, layer, head, seed, n)
     g = torch.Generator().manual_seed(seed)
     m0 = tuple(1 + 0.5 * torch.randn(w.shape, generator=g, dtype=w.dtype)

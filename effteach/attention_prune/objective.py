@@ -183,17 +183,18 @@ def _rot(t, rope, inverse=False):
     return apply_rope(t, cos, -sin if inverse else sin)
 
 
-def _qk(x, wq, wk, mq, mk, target, rope):
+def _qk(x, wq, wk, mq, mk, target, rope, need_target: bool = True):
     xb = _x3(x)
     b, n, d = xb.shape
-    check_tensor("wq", wq, ndim=2, kind="float")
+    check_tensor("wq", wq, ndim=2, kind="float", finite=True)
     if wq.shape[0] != d:
         raise ValueError(f"wq: expected {d} rows (from x), got shape {tuple(wq.shape)}")
-    check_tensor("wk", wk, shape=tuple(wq.shape), shape_of="wq", kind="float")
-    check_tensor("mq", mq, shape=tuple(wq.shape), shape_of="wq", kind="float")
-    check_tensor("mk", mk, shape=tuple(wq.shape), shape_of="wq", kind="float")
-    if target is not None:
-        check_tensor("target", target, shape=(b, n, n), shape_of="x", kind="float")
+    for name, t in (("wk", wk), ("mq", mq), ("mk", mk)):
+        check_tensor(name, t, shape=tuple(wq.shape), shape_of="wq", kind="float",
+                     finite=True)
+    if target is not None or need_target:
+        check_tensor("target", target, shape=(b, n, n), shape_of="x", kind="float",
+                     finite=True)
     if rope is not None and wq.shape[1] % 2:
         raise ValueError(f"wq: RoPE needs an even d_head, got {wq.shape[1]}")
     return xb, _rope(rope, n, wq.shape[1])
@@ -221,7 +222,7 @@ def qk_scores(x, wq, wk, causal: bool = True, rope=None) -> torch.Tensor:
 
     Book: notebooks/attention_prune/lecture.md, "The method".
     """
-    xb, rope = _qk(x, wq, wk, wq, wk, None, rope)
+    xb, rope = _qk(x, wq, wk, wq, wk, None, rope, need_target=False)
     check_bool("causal", causal)
     ones = torch.ones_like(wq)
     return _forward(xb, wq, wk, ones, ones, causal, rope)[0]
@@ -314,6 +315,9 @@ def descend(loss_fn: Callable, grad_fn: Callable, params, iters: int,
         raise TypeError("loss_fn: expected a callable")
     if not callable(grad_fn):
         raise TypeError("grad_fn: expected a callable")
+    if not isinstance(params, torch.Tensor | tuple | list):
+        raise TypeError("params: expected a tensor or a tuple of tensors, got "
+                        f"{type(params).__name__}")
     single = isinstance(params, torch.Tensor)
     ps = (params,) if single else tuple(params)
     if not ps:

@@ -21,11 +21,17 @@ from __future__ import annotations
 
 import torch
 
+from effteach.checks import check_tensor
+
 __all__ = ["softmax_ref", "attention_loss_ref", "qk_loss_ref", "softmax_jacobian_ref"]
 
 
 def softmax_ref(logits: torch.Tensor, causal: bool) -> torch.Tensor:
     """Row softmax of ``logits`` (..., n, n); causal: entries above the diagonal 0."""
+    from effteach.attention_prune.objective import check_bool
+
+    check_tensor("logits", logits, kind="float", min_ndim=2)
+    check_bool("causal", causal)
     if causal:
         n = logits.shape[-1]
         keep = torch.ones(n, n, dtype=torch.bool, device=logits.device).tril()
@@ -47,8 +53,11 @@ def attention_loss_ref(x, w, m, target, lam: float, causal: bool) -> torch.Tenso
     Returns:
         A scalar tensor.
     """
-    xb = x if x.dim() == 3 else x[None]
-    tb = target if target.dim() == 3 else target[None]
+    from effteach.attention_prune.objective import _lam, _merged, check_bool
+
+    xb, tb = _merged(x, w, m, target)
+    lam = _lam(lam)
+    check_bool("causal", causal)
     f = softmax_ref(xb @ (m * w) @ xb.transpose(-1, -2), causal)
     return 0.5 * ((f - tb) ** 2).sum() / xb.shape[0] + 0.5 * lam * (m**2).sum()
 
@@ -68,8 +77,12 @@ def qk_loss_ref(x, wq, wk, mq, mk, target, lam: float, causal: bool,
         causal: as above.
         rope: optional ``(cos, sin)`` tables of shape (n, d_h // 2).
     """
+    from effteach.attention_prune.objective import _lam, _qk, check_bool
     from effteach.models.layers import apply_rope
 
+    x = _qk(x, wq, wk, mq, mk, target, rope)[0]
+    lam = _lam(lam)
+    check_bool("causal", causal)
     q, k = x @ (mq * wq), x @ (mk * wk)
     if rope is not None:
         q, k = apply_rope(q, *rope), apply_rope(k, *rope)
@@ -80,4 +93,5 @@ def qk_loss_ref(x, wq, wk, mq, mk, target, lam: float, causal: bool,
 
 def softmax_jacobian_ref(a: torch.Tensor) -> torch.Tensor:
     """Jacobian ``diag(a) - a a^T`` of softmax at output ``a`` (n,), shape (n, n)."""
+    check_tensor("a", a, ndim=1, kind="float")
     return torch.diag(a) - torch.outer(a, a)
