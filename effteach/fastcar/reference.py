@@ -48,7 +48,8 @@ def tas_ref(q: torch.Tensor, k_cache: torch.Tensor, tokens_per_frame: int
     b, h, d = q.shape
     if k_cache.shape[:2] != (b, h) or k_cache.shape[3] != d:
         raise ValueError(f"k_cache: expected (batch={b}, n_heads={h}, n_past, "
-                         f"d_head={d}), got {tuple(k_cache.shape)}")
+                         f"d_head={d}) to match q, got {tuple(k_cache.shape)} "
+                         f"(q: {tuple(q.shape)})")
     if k_cache.shape[2] < n + 1:
         raise ValueError(f"k_cache: needs at least tokens_per_frame + 1 = {n + 1} "
                          f"positions, got {k_cache.shape[2]}")
@@ -75,6 +76,8 @@ def replay_mlp_ref(h: torch.Tensor, mlp, cached: torch.Tensor, tas: torch.Tensor
     check_tensor("cached", cached, shape=tuple(h.shape), kind="float", shape_of="h")
     check_tensor("tas", tas, shape=(h.shape[0],), kind="float", shape_of="h")
     tau = check_float("tau", tau, finite=False)
+    if not callable(mlp):
+        raise TypeError(f"mlp: expected a callable module, got {type(mlp).__name__}")
     replay = tas >= tau
     y = torch.where(replay[:, None], cached, mlp(h))
     return y, replay

@@ -103,6 +103,7 @@ def _taus(tau, n_layers: int) -> list[float]:
     return [check_float(f"tau[{i}]", t, finite=False) for i, t in enumerate(tau)]
 
 
+@typed
 def mlp_rows(layer, h: torch.Tensor, replay: torch.Tensor, cached: torch.Tensor,
              mode: str = "gather") -> torch.Tensor:
     """MLP outputs of rows ``h`` (B, d): fresh where not ``replay``, else ``cached``.
@@ -110,6 +111,14 @@ def mlp_rows(layer, h: torch.Tensor, replay: torch.Tensor, cached: torch.Tensor,
     ``"gather"`` runs the MLP only on the computed rows (index_select, GEMM,
     index_copy); ``"masked"`` runs it on every row and selects afterwards.
     """
+    if not hasattr(layer, "mlp") or not hasattr(layer, "post_attention_layernorm"):
+        raise TypeError("layer: expected a decoder layer with .mlp and "
+                        ".post_attention_layernorm")
+    check_tensor("h", h, ndim=2, kind="float")
+    check_tensor("replay", replay, shape=(h.shape[0],), kind="bool", shape_of="h")
+    check_tensor("cached", cached, shape=tuple(h.shape), kind="float", shape_of="h")
+    if mode not in MLP_MODES:
+        raise ValueError(f"mode: expected one of {MLP_MODES}, got {mode!r}")
     norm, mlp = layer.post_attention_layernorm, layer.mlp
     if mode == "masked":
         return torch.where(replay[:, None], cached, mlp(norm(h)))
@@ -184,6 +193,8 @@ def replay_decode(
     Paper: FastCar (arXiv 2505.14709), Sec. 3.
     Book: notebooks/fastcar/lecture.md, "The method".
     """
+    if not hasattr(model, "gpt") or not hasattr(model, "cfg"):
+        raise TypeError(f"model: expected a TinyARVideo, got {type(model).__name__}")
     gpt, n = model.gpt, model.cfg.tokens_per_frame
     cfg = gpt.cfg
     check_tensor("prompt", prompt, ndim=2, dtype=torch.long)
