@@ -178,6 +178,29 @@ claim("attention_prune.armijo_needed", paper=None, where="lecture (our test)",
     _fixed_step)
 
 
+def _refit(ev: Evidence) -> CheckResult:
+    err, ppl = _table(ev, "attn_err"), _table(ev, "ppl")
+    high = (0.7, 0.8, 0.9)
+    ok = all(err["gd_refit"][s] < err["ls_refit"][s] and
+             ppl["gd_refit"][s] < ppl["ls_refit"][s] for s in high)
+    return CheckResult("holds" if ok else "fails", {
+        "GD refit ppl 90 %": ppl["gd_refit"][0.9],
+        "linear LS refit ppl 90 %": ppl["ls_refit"][0.9],
+        "GD refit error 90 %": err["gd_refit"][0.9],
+        "linear LS refit error 90 %": err["ls_refit"][0.9]},
+        detail="Wanda support, kept W_Q/W_K values refitted; 70-90 % sparsity")
+
+
+claim("attention_prune.nonlinear_refit", paper=None, where="lecture (our variant)",
+      text="Refitting the kept W_Q/W_K values on the attention-matrix objective beats "
+           "a linear least-squares refit of the same support at 70-90 % sparsity.",
+      verdict="holds", section="attention-error-and-perplexity-against-sparsity",
+      heavy=True,
+      note="Our variant, not the paper's algorithm: the non-linear objective helps "
+           "most when it changes weights (5.98 vs 7.18 perplexity at 90 %, dense "
+           "4.90); at 30-50 % the linear refit is slightly better.")(_refit)
+
+
 unchecked("attention_prune.paper_numbers", paper=PAPER, where="Sec. 6 (results)",
           text="The paper's reported numbers on its LLMs (sparsity, perplexity, "
                "attention error).",
