@@ -38,7 +38,7 @@ _LAYOUT = {
                                                    "anchor": "x2"},
     "yaxis3": {"autorange": "reversed", "anchor": "x3"},
     "yaxis4": {"anchor": "x4", "type": "log", "title": "loss"},
-    "height": 420, "showlegend": False, "margin": {"l": 50, "r": 20, "t": 60},
+    "height": 420, "showlegend": False, "margin": {"l": 50, "r": 70, "t": 60},
 }
 
 
@@ -59,7 +59,7 @@ def _head(model, layer, head, n_seq, n_ctx):
 
 @typed
 def heatmap_figure(model: TinyGPT, layer: int = 0, head: int = 0,
-                   sparsities=(0.5, 0.7, 0.9), lams=(0.0, 0.01), iters: int = 25,
+                   sparsities=(0.5, 0.7, 0.9), lams=(0.001, 0.01), iters: int = 25,
                    n_ctx: int = 32, n_seq: int = 4) -> go.Figure:
     """Dense vs GD-mask-pruned attention of one head, difference and loss curve.
 
