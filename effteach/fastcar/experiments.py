@@ -26,6 +26,7 @@ __all__ = [
     "rollout_video",
     "compare",
     "timed",
+    "interleaved_speedup",
     "mlp_share",
     "saved_fraction",
     "implied_mlp_share",
@@ -101,6 +102,26 @@ def timed(model, prompt, n_new: int, repeats: int = 2, **kwargs) -> DecodeResult
         if best is None or r.seconds < best.seconds:
             best = r
     return best
+
+
+def interleaved_speedup(model, prompt, n_new: int, repeats: int = 3, **kwargs):
+    """Dense and variant decodes timed alternately, best of ``repeats`` each.
+
+    Alternating the two runs exposes both to the same load on a shared machine.
+
+    Returns:
+        ``(speedup, mlp_speedup, result)``: dense / variant wall time and MLP time,
+        and the variant's fastest :class:`DecodeResult`.
+    """
+    check_int("repeats", repeats, low=1)
+    best_d = best_v = None
+    for _ in range(repeats):
+        d = replay_decode(model, prompt, n_new)
+        v = replay_decode(model, prompt, n_new, **kwargs)
+        best_d = d if best_d is None or d.seconds < best_d.seconds else best_d
+        best_v = v if best_v is None or v.seconds < best_v.seconds else best_v
+    return (best_d.seconds / best_v.seconds, best_d.mlp_seconds / best_v.mlp_seconds
+            if best_v.mlp_seconds else math.inf, best_v)
 
 
 def calibrated(dense: DecodeResult, target: float, per_layer: bool = False):
