@@ -34,13 +34,16 @@ from effteach.poly_attention.features import feature_rank
 CONFIG = {"batch": 2, "n_heads": 8, "d_head": 16, "degree": 2, "chunk": 128,
           "dtype": "bfloat16", "logit_std": 0.18}
 SIZES = (1024, 2048, 4096, 8192, 16384, 32768)
+#: the device; ``python -m effteach.poly_attention.bench --smoke`` runs on the CPU
+DEV = "cuda"
 
 
 def _sdpa(backend):
     from torch.nn.attention import SDPBackend, sdpa_kernel
 
     be = {"flash": SDPBackend.FLASH_ATTENTION, "cudnn": SDPBackend.CUDNN_ATTENTION,
-          "efficient": SDPBackend.EFFICIENT_ATTENTION}[backend]
+          "efficient": SDPBackend.EFFICIENT_ATTENTION,
+          "math": SDPBackend.MATH}[backend]
 
     def f(q, k, v):
         with sdpa_kernel([be]):
@@ -61,11 +64,11 @@ CONTENDERS = {"sdpa_flash": _sdpa("flash"), "sdpa_cudnn": _sdpa("cudnn"),
 
 
 def _inputs(n, sigma, dtype, seed=0):
-    gen = torch.Generator(device="cuda").manual_seed(seed)
+    gen = torch.Generator(device=DEV).manual_seed(seed)
     shape = (CONFIG["batch"], CONFIG["n_heads"], n, CONFIG["d_head"])
-    q, k = (torch.randn(shape, generator=gen, device="cuda") * sigma
+    q, k = (torch.randn(shape, generator=gen, device=DEV) * sigma
             for _ in range(2))
-    v, g = (torch.randn(shape, generator=gen, device="cuda") for _ in range(2))
+    v, g = (torch.randn(shape, generator=gen, device=DEV) for _ in range(2))
     return [t.to(dtype) for t in (q, k, v, g)]
 
 
@@ -81,14 +84,14 @@ def _max_logit(q, k):
     return float((s * qs @ k[0, 0].float().T).abs().max())
 
 
-def _errors(n, sigma):
+def _errors(n, sigma, dtype=torch.bfloat16):
     """Relative errors of every contender vs SDPA-efficient fp32 at one size."""
     q, k, v, g = _inputs(n, sigma, torch.float32)
-    ref = _fwd_bwd(_sdpa("efficient"), q, k, v, g)
+    ref = _fwd_bwd(_sdpa("efficient" if DEV == "cuda" else "math"), q, k, v, g)
     out = {"max_logit": _max_logit(q, k)}
     for name, f in CONTENDERS.items():
         try:
-            got = _fwd_bwd(f, *(t.bfloat16() for t in (q, k, v, g)))
+            got = _fwd_bwd(f, *(t.to(dtype) for t in (q, k, v, g)))
         except RuntimeError as exc:  # a backend that does not run here
             out[name] = str(exc).splitlines()[0][:200]
             continue
@@ -97,7 +100,8 @@ def _errors(n, sigma):
         out[name] = {"out": errs[0], "dq": errs[1], "dk": errs[2], "dv": errs[3]}
         del got
     del ref
-    torch.cuda.empty_cache()
+    if DEV == "cuda":
+        torch.cuda.empty_cache()
     return out
 
 
@@ -105,8 +109,8 @@ def _correctness():
     """fp32 (and float64) poly vs the dense references on the GPU, small n."""
     from effteach.poly_attention.reference import attention_ref, poly_attention_ref
 
-    gen = torch.Generator(device="cuda").manual_seed(1)
-    q, k, v, g = (torch.randn(2, 2, 300, 8, generator=gen, device="cuda",
+    gen = torch.Generator(device=DEV).manual_seed(1)
+    q, k, v, g = (torch.randn(2, 2, 300, 8, generator=gen, device=DEV,
                               dtype=torch.float64) * 0.6 for _ in range(4))
     res = {}
     for route in ("paper", "features"):
@@ -123,10 +127,57 @@ def _correctness():
     return res
 
 
-def run(quick: bool = False):
+def _sync():
+    if DEV == "cuda":
+        torch.cuda.synchronize()
+
+
+def _time(fns, quick):
+    if DEV == "cuda":
+        return time_interleaved(fns, rounds=2 if quick else 3, rep_ms=25)
+    import time
+
+    out = {}
+    for name, fn in fns.items():  # the smoke run: best of 2 wall times
+        best = math.inf
+        for _ in range(2):
+            t0 = time.perf_counter()
+            fn()
+            best = min(best, time.perf_counter() - t0)
+        out[name] = 1e3 * best
+    return out
+
+
+def _peak(fn):
+    if DEV != "cuda":
+        return None
+    torch.cuda.reset_peak_memory_stats()
+    fn()
+    torch.cuda.synchronize()
+    return torch.cuda.max_memory_allocated()
+
+
+def summary(records):
+    """Crossover n and speedups of ``poly_paper`` against ``sdpa_flash``.
+
+    Args:
+        records: the ``records`` list of the results file.
+
+    Returns:
+        ``{"crossover_n_ctx": first n where poly_paper is faster (or None),
+        "speedup": {n: flash_ms / poly_ms}}``.
+    """
+    ms = {(r["name"], r["n_ctx"]): r["ms"] for r in records if r.get("ms")}
+    ns = sorted({n for _, n in ms})
+    speed = {n: ms[("sdpa_flash", n)] / ms[("poly_paper", n)] for n in ns
+             if ("sdpa_flash", n) in ms and ("poly_paper", n) in ms}
+    cross = next((n for n in sorted(speed) if speed[n] > 1), None)
+    return {"crossover_n_ctx": cross, "speedup": {str(n): v for n, v in speed.items()}}
+
+
+def run(quick: bool = False, sizes=None, dtype=torch.bfloat16):
     """Records and method of the benchmark (called by :mod:`effteach.bench`)."""
-    sizes = SIZES[:2] if quick else SIZES
-    dtype = torch.bfloat16
+    sizes = sizes or (SIZES[:2] if quick else SIZES)
     sigma = math.sqrt(CONFIG["logit_std"])  # logit std = sigma^2 for d_head = 16
     records = []
     for n in sizes:
@@ -139,24 +190,20 @@ def run(quick: bool = False):
             except RuntimeError as exc:
                 records.append({"name": name, "n_ctx": n, "ms": None,
                                 "error": str(exc).splitlines()[0][:200]})
-        torch.cuda.synchronize()
-        ms = time_interleaved(fns, rounds=2 if quick else 3, rep_ms=25)
-        peak = {}
-        for name in fns:
-            torch.cuda.reset_peak_memory_stats()
-            fns[name]()
-            torch.cuda.synchronize()
-            peak[name] = torch.cuda.max_memory_allocated()
-        errs = _errors(n, sigma)
+        _sync()
+        ms = _time(fns, quick)
+        peak = {name: _peak(fn) for name, fn in fns.items()}
+        errs = _errors(n, sigma, dtype)
         for name, t in ms.items():
             records.append({"name": name, "n_ctx": n, "ms": t,
                             "peak_bytes": peak[name], "max_logit": errs["max_logit"],
                             "rel_err": errs.get(name)})
         del q, k, v, g, fns
-        torch.cuda.empty_cache()
+        if DEV == "cuda":
+            torch.cuda.empty_cache()
         print(f"n={n}: " + ", ".join(f"{a} {b:.3f} ms" for a, b in ms.items()),
               flush=True)
-    unscaled = _errors(sizes[min(3, len(sizes) - 1)], 1.0)
+    unscaled = _errors(sizes[min(3, len(sizes) - 1)], 1.0, dtype)
     method = {
         **CONFIG,
         "rank": feature_rank(CONFIG["d_head"], CONFIG["degree"]),
@@ -164,6 +211,36 @@ def run(quick: bool = False):
         "sizes": list(sizes),
         "reference_for_errors": "SDPA EFFICIENT backend, float32, same inputs",
         "unscaled_inputs": {"n_ctx": sizes[min(3, len(sizes) - 1)], **unscaled},
+        "summary": summary(records),
         "correctness": _correctness(),
     }
     return records, method
+
+
+def main(argv=None) -> int:
+    """``python -m effteach.poly_attention.bench --smoke --out DIR``: a CPU run."""
+    import argparse
+    import json
+    from pathlib import Path
+
+    global DEV
+    ap = argparse.ArgumentParser(prog="effteach.poly_attention.bench")
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--smoke", action="store_true", help="tiny sizes, CPU, fp32")
+    args = ap.parse_args(argv)
+    if args.smoke or not torch.cuda.is_available():
+        DEV = "cpu"
+        records, method = run(sizes=(128, 256), dtype=torch.float32)
+    else:
+        records, method = run()
+    from effteach.io import atomic_write_text
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(args.out / "poly_attention_smoke.json",
+                      json.dumps({"records": records, "method": method}, indent=1))
+    print(json.dumps(method["summary"]))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
