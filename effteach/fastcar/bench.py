@@ -27,7 +27,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-BATCHES = (1, 2, 4, 8, 10, 16, 32, 64, 128)
+BATCHES = (1, 2, 4, 8, 10, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096)
 RHOS = (0.5, 0.8)
 
 
