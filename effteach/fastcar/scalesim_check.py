@@ -9,9 +9,10 @@ is committed as ``results/cpu/fastcar_scalesim.json``; the tests compare the
 committed numbers with :func:`effteach.fpga_sim.gemm_cycles`.
 
 Usage, with scalesim 3.0.0 and numpy < 2.3 installed in another environment
-(``/tmp/ssvenv``); that interpreter runs only SCALE-Sim, this one the comparison::
+(say ``.venv-ss``, made with ``python -m venv``); that interpreter runs only
+SCALE-Sim, this one the comparison::
 
-    python -m effteach.fastcar.scalesim_check --scalesim-python /tmp/ssvenv/bin/python
+    python -m effteach.fastcar.scalesim_check --scalesim-python .venv-ss/bin/python
 
 Book: notebooks/fastcar/lecture.md, "A simulated accelerator".
 """
