@@ -257,7 +257,7 @@ def gpu_figure(data: dict) -> go.Figure:
                         layout={"barmode": "group", "height": 480,
                                 "yaxis": {"title": {"text": "ms (log)"},
                                           "type": "log"},
-                                "legend": {"orientation": "h", "y": -0.25, "x": 0},
-                                "margin": {"b": 200}})
-    fig.layout.sliders[0].update(y=-0.42, pad={"t": 10})
+                                "legend": {"orientation": "v", "x": 1.02, "y": 1},
+                                "margin": {"b": 140}})
+    fig.layout.sliders[0].update(y=-0.12, pad={"t": 40})
     return fig
