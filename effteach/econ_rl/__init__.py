@@ -6,7 +6,12 @@ Problem generator and verifier with SymPy-checked closed forms
 objective (:mod:`effteach.econ_rl.grpo`).
 """
 
-from effteach.econ_rl.grpo import group_advantages, grpo_objective, k3_kl
+from effteach.econ_rl.grpo import (
+    group_advantages,
+    grpo_objective,
+    k3_kl,
+    signal_probability,
+)
 from effteach.econ_rl.problems import (
     CATEGORIES,
     HELD_OUT,
@@ -28,4 +33,5 @@ __all__ = [
     "binary_reward", "derive_formulas", "dominant_strategy", "generate",
     "generate_set", "grade", "group_advantages", "grpo_objective", "k3_kl",
     "mixed_nash_2x2", "parse_answer", "pure_nash", "recon_reward",
+    "signal_probability",
 ]

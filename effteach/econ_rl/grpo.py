@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from effteach.checks import check_float
+from effteach.checks import check_float, check_int
 
-__all__ = ["group_advantages", "grpo_objective", "k3_kl"]
+__all__ = ["group_advantages", "grpo_objective", "k3_kl", "signal_probability"]
 
 
 def _vec(name, x, ndim=None):
     try:
-        a = np.asarray(x, dtype=float)
+        raw = np.asarray(x)
     except (TypeError, ValueError) as exc:
         raise TypeError(f"{name}: expected a numeric array") from exc
+    if raw.dtype.kind not in "biuf":  # strings, objects, complex: never coerced
+        raise TypeError(f"{name}: expected a real numeric array, got dtype {raw.dtype}")
+    a = raw.astype(float)
     if a.size == 0 or not np.all(np.isfinite(a)):
         raise ValueError(f"{name}: expected a non-empty finite array")
     if ndim is not None and a.ndim != ndim:
@@ -32,6 +35,21 @@ def group_advantages(rewards, eps: float = 1e-6) -> np.ndarray:
     mu = r.mean(axis=-1, keepdims=True)
     sd = r.std(axis=-1, keepdims=True)
     return (r - mu) / (sd + eps)
+
+
+def signal_probability(p, group_size: int):
+    """Chance that a group of ``group_size`` binary rewards is not all equal.
+
+    Each sample succeeds independently with probability ``p``; only a group with at
+    least one success and one failure has non-zero advantages, so this is the share
+    of prompts that give GRPO any gradient: ``1 - (1 - p)^G - p^G``.
+    """
+    a = _vec("p", p)
+    if np.any((a < 0) | (a > 1)):
+        raise ValueError("p: expected success probabilities in [0, 1]")
+    g = check_int("group_size", group_size, low=1)
+    out = 1.0 - (1.0 - a) ** g - a**g
+    return float(out) if np.ndim(p) == 0 else out
 
 
 def k3_kl(logp, logp_ref) -> np.ndarray:

@@ -278,7 +278,7 @@ def _gen_one(category, rng, difficulty):
         text = (f"A prisoner's dilemma has payoffs T={T}, R={R}, P={P}, S={S}. It "
                 "is repeated forever with discount factor delta. What is the "
                 "smallest delta for which grim trigger sustains cooperation?")
-        sol = f"delta* = (T - R)/(T - P) = {T - R}/{T - P} = {_fmt(ans)}."
+        sol = f"delta* = (T - R) / (T - P) = {T - R}/{T - P} = {_fmt(ans)}."
         return {"T": T, "R": R, "P": P, "S": S}, text, _fmt(ans), sol
     raise ValueError(f"category: unknown category {category!r}; "
                      f"expected one of {CATEGORIES}")

@@ -325,11 +325,24 @@ def calibrate_tau(tas: torch.Tensor, target: float, per_layer: bool = False
     n_layers = tas.shape[1]
     if target == 0:
         return [math.inf] * n_layers
-    q = 1.0 - target
     if per_layer:
-        return [float(torch.quantile(tas[:, li].double().flatten(), q))
+        return [_closest_threshold(tas[:, li].flatten(), target)
                 for li in range(n_layers)]
-    return [float(torch.quantile(tas.double().flatten(), q))] * n_layers
+    return [_closest_threshold(tas.flatten(), target)] * n_layers
+
+
+def _closest_threshold(values: torch.Tensor, target: float) -> float:
+    """The recorded value whose ``>=`` share is closest to ``target``.
+
+    A quantile can land inside a group of tied scores (rows that start a frame
+    share their TAS), and ``>=`` then replays the whole group; choosing among the
+    achievable shares instead keeps the error to half the largest tie group.
+    Ties between two candidates go to the higher threshold (fewer replays).
+    """
+    uniq, counts = torch.unique(values, sorted=True, return_counts=True)
+    at_or_above = counts.flip(0).cumsum(0).flip(0).double() / values.numel()
+    best = int(torch.argmin((at_or_above - target).abs().flip(0)))
+    return float(uniq[len(uniq) - 1 - best])
 
 
 @typed

@@ -1,4 +1,4 @@
-"""H200 benchmark: polynomial attention (plain torch) against SDPA, fwd+bwd, causal.
+"""H200 benchmark: polynomial attention (torch, Triton) vs SDPA, fwd+bwd, causal.
 
 ``python -m effteach.bench poly_attention`` (on a GPU) writes
 ``results/gpu/poly_attention.json``. Contenders, all causal, forward + backward
@@ -9,7 +9,9 @@ shape (batch, n_heads, n_ctx, d_head):
   backend forced (``torch.nn.attention.sdpa_kernel``);
 * ``poly_paper``: :func:`~effteach.poly_attention.poly_attention` with the paper's
   low-rank backward (rank r d + r for dS);
-* ``poly_features``: the same forward, autograd through it (rank r).
+* ``poly_features``: the same forward, autograd through it (rank r);
+* ``poly_triton``: the chunked Triton kernel of :mod:`effteach.kernels.poly_attention`
+  (forward and backward; the feature map in torch, differentiated by autograd).
 
 Beside each size: the error of every contender's output and gradients against
 SDPA's memory-efficient backend in float32 on the same inputs (no n x n tensor
@@ -59,8 +61,17 @@ def _poly(route):
     return f
 
 
+def _poly_triton(q, k, v):
+    from effteach.kernels.poly_attention import poly_attention_triton
+
+    return poly_attention_triton(q, k, v, degree=CONFIG["degree"])
+
+
 CONTENDERS = {"sdpa_flash": _sdpa("flash"), "sdpa_cudnn": _sdpa("cudnn"),
-              "poly_paper": _poly("paper"), "poly_features": _poly("features")}
+              "poly_paper": _poly("paper"), "poly_features": _poly("features"),
+              "poly_triton": _poly_triton}
+#: the polynomial contenders, in the order the summary prefers them
+POLY = ("poly_triton", "poly_paper", "poly_features")
 
 
 def _inputs(n, sigma, dtype, seed=0):
@@ -92,7 +103,7 @@ def _errors(n, sigma, dtype=torch.bfloat16):
     for name, f in CONTENDERS.items():
         try:
             got = _fwd_bwd(f, *(t.to(dtype) for t in (q, k, v, g)))
-        except RuntimeError as exc:  # a backend that does not run here
+        except (RuntimeError, ValueError) as exc:  # a backend that does not run here
             out[name] = str(exc).splitlines()[0][:200]
             continue
         errs = [float((a.float() - b).norm() / b.norm()) for a, b in zip(got, ref,
@@ -157,22 +168,29 @@ def _peak(fn):
     return torch.cuda.max_memory_allocated()
 
 
-def summary(records):
-    """Crossover n and speedups of ``poly_paper`` against ``sdpa_flash``.
+def summary(records, name: str | None = None):
+    """Crossover n and speedups of a polynomial contender against ``sdpa_flash``.
 
     Args:
         records: the ``records`` list of the results file.
+        name: the contender; default the first of :data:`POLY` that was timed
+            (the Triton kernel when the run has it).
 
     Returns:
-        ``{"crossover_n_ctx": first n where poly_paper is faster (or None),
-        "speedup": {n: flash_ms / poly_ms}}``.
+        ``{"contender": name, "crossover_n_ctx": first n where it is faster (or
+        None), "speedup": {n: flash_ms / its ms}}``.
     """
     ms = {(r["name"], r["n_ctx"]): r["ms"] for r in records if r.get("ms")}
+    if name is None:
+        name = next((p for p in POLY if any(k[0] == p for k in ms)), POLY[-1])
+    elif name not in POLY:
+        raise ValueError(f"name: expected one of {POLY}, got {name!r}")
     ns = sorted({n for _, n in ms})
-    speed = {n: ms[("sdpa_flash", n)] / ms[("poly_paper", n)] for n in ns
-             if ("sdpa_flash", n) in ms and ("poly_paper", n) in ms}
+    speed = {n: ms[("sdpa_flash", n)] / ms[(name, n)] for n in ns
+             if ("sdpa_flash", n) in ms and (name, n) in ms}
     cross = next((n for n in sorted(speed) if speed[n] > 1), None)
-    return {"crossover_n_ctx": cross, "speedup": {str(n): v for n, v in speed.items()}}
+    return {"contender": name, "crossover_n_ctx": cross,
+            "speedup": {str(n): v for n, v in speed.items()}}
 
 
 def run(quick: bool = False, sizes=None, dtype=torch.bfloat16):
@@ -187,7 +205,7 @@ def run(quick: bool = False, sizes=None, dtype=torch.bfloat16):
             try:
                 _fwd_bwd(f, q, k, v, g)
                 fns[name] = (lambda f=f, t=(q, k, v, g): _fwd_bwd(f, *t))
-            except RuntimeError as exc:
+            except (RuntimeError, ValueError) as exc:
                 records.append({"name": name, "n_ctx": n, "ms": None,
                                 "error": str(exc).splitlines()[0][:200]})
         _sync()
@@ -212,6 +230,9 @@ def run(quick: bool = False, sizes=None, dtype=torch.bfloat16):
         "reference_for_errors": "SDPA EFFICIENT backend, float32, same inputs",
         "unscaled_inputs": {"n_ctx": sizes[min(3, len(sizes) - 1)], **unscaled},
         "summary": summary(records),
+        "summary_by_contender": {p: summary(records, p) for p in POLY
+                                 if any(r["name"] == p and r.get("ms")
+                                        for r in records)},
         "correctness": _correctness(),
     }
     return records, method

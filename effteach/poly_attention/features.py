@@ -165,11 +165,30 @@ def _monomials(x: torch.Tensor, j: int) -> torch.Tensor:
     d = x.shape[-1]
     if j == 0:
         return torch.ones(*x.shape[:-1], 1, dtype=x.dtype, device=x.device)
-    idx = torch.tensor(_index_tuples(d, j), device=x.device)  # (r_j, j)
+    idx = _index_tensor(d, j, x.device)  # (r_j, j)
     out = x[..., idx[:, 0]]
     for t in range(1, j):
         out = out * x[..., idx[:, t]]
     return out
+
+
+@functools.lru_cache(maxsize=64)
+def _index_tensor(d: int, j: int, device: torch.device) -> torch.Tensor:
+    """The degree-j index tuples as a tensor on ``device``, made once."""
+    return torch.tensor(_index_tuples(d, j), device=device)
+
+
+@functools.lru_cache(maxsize=256)
+def _block_weight(d: int, j: int, weight: float, side: str, symmetric: bool,
+                  dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """Per-feature weights of the degree-j block, cached on ``device``."""
+    mult = _multinomial(d, j) if symmetric else torch.ones(d**j, dtype=torch.float64)
+    w = weight * mult  # weight of <q^a, k^a> in P(s q.k)
+    if side == "both":
+        w = w.sqrt()
+    elif side == "k":
+        w = torch.ones_like(w)
+    return w.to(dtype=dtype, device=device)
 
 
 def _multinomial(d: int, j: int) -> torch.Tensor:
@@ -229,18 +248,10 @@ def poly_features(x: torch.Tensor, degree: int, scale: float, side: str = "both"
     d = x.shape[-1]
     blocks = []
     for j in range(g + 1):
-        if symmetric:
-            mono = _monomials(x, j)
-            mult = _multinomial(d, j)
-        else:
-            mono = _tensor_power(x, j)
-            mult = torch.ones(mono.shape[-1], dtype=torch.float64)
-        w = c[j] * s**j * mult  # weight of <q^a, k^a> in P(s q.k)
-        if side == "both":
-            w = w.sqrt()
-        elif side == "k":
-            w = torch.ones_like(w)
-        blocks.append(mono * w.to(dtype=x.dtype, device=x.device))
+        mono = _monomials(x, j) if symmetric else _tensor_power(x, j)
+        w = _block_weight(d, j, float(c[j] * s**j), side, symmetric, x.dtype,
+                          x.device)
+        blocks.append(mono * w)
     return torch.cat(blocks, dim=-1)
 
 

@@ -34,6 +34,7 @@ def calls() -> dict:
         P + "binary_reward": lambda: C(er.binary_reward, prob, "\\boxed{1}"),
         P + "group_advantages": lambda: C(er.group_advantages, [1.0, 0.0, 2.0],
                                           1e-6),
+        P + "signal_probability": lambda: C(er.signal_probability, 0.3, 8),
         P + "k3_kl": lambda: C(er.k3_kl, [0.1, -0.2], [0.0, 0.0]),
         P + "grpo_objective": lambda: C(er.grpo_objective, [0.1, -0.2],
                                         [0.0, 0.0], [0.0, 0.0], [1.0, -1.0],

@@ -69,3 +69,22 @@ def test_kl_nonnegative():
     rng = np.random.default_rng(0)
     a, b = rng.normal(size=100), rng.normal(size=100)
     assert (er.k3_kl(a, b) >= 0).all()
+
+
+def test_signal_probability_matches_sympy_and_simulation():
+    p = sp.Symbol("p", positive=True)
+    formula = 1 - (1 - p) ** 4 - p**4
+    # the four-sample case, enumerated: groups with 1, 2 or 3 successes
+    enum = sum(sp.binomial(4, k) * p**k * (1 - p) ** (4 - k) for k in (1, 2, 3))
+    assert sp.expand(formula - enum) == 0
+    assert er.signal_probability(0.25, 4) == pytest.approx(float(formula.subs(p, 0.25)))
+    rng = np.random.default_rng(0)
+    wins = rng.random((200_000, 8)) < 0.1
+    mixed = (wins.any(1) & ~wins.all(1)).mean()
+    assert er.signal_probability(0.1, 8) == pytest.approx(mixed, abs=3e-3)
+    grid = er.signal_probability(np.array([0.0, 0.5, 1.0]), 8)
+    assert np.allclose(grid, [0.0, 1 - 2 * 0.5**8, 0.0])
+    with pytest.raises(ValueError, match="p:"):
+        er.signal_probability(1.5, 8)
+    with pytest.raises(ValueError, match="group_size"):
+        er.signal_probability(0.5, 0)

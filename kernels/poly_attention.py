@@ -1,0 +1,447 @@
+"""Causal polynomial-feature attention in Triton, forward and backward, by chunks.
+
+What you will learn:
+
+* with features ``U = phi(q)``, ``W = phi(k)`` (rank r) and ``V' = [v | 1]``, causal
+  polynomial attention is ``Y = (M o U W^T) V'``: numerator and row sums in one
+  product (the last column of ``Y`` is the normaliser);
+* the chunked scan splits it in two parts that are both parallel over chunks:
+  a state per chunk ``S_t = W_t^T V'_t`` (r x e), summed over the chunks before
+  (an exclusive prefix sum, float32), and inside a chunk a ``C x C`` masked block
+  that never leaves the chip: ``Y_t = U_t S_{<t} + (M o U_t W_t^T) V'_t``;
+* the backward is the same pattern: a reversed prefix sum of ``dS_t = U_t^T dY_t``
+  and one kernel per chunk for ``dU``, ``dW`` and ``dV'``, with the ``C x C``
+  blocks ``M o dY V'^T`` and ``M^T o W U^T`` formed on chip;
+* the rank is looped in tiles of ``BLOCK_R`` columns, so any r fits;
+* the degree-2 feature map is a kernel too: each row's outer product ``x x^T`` is
+  formed in registers and only the ``i <= j`` half is stored (a masked scatter),
+  and its backward is ``(G + G^T) x``; a gather in torch would spend its backward
+  in atomic adds.
+
+Work per token is O(C r + r e) instead of O(n d): the time grows linearly in n.
+The grid is (chunks, batch x heads), so short sequences still fill the GPU.
+
+Credit: the chunked form of causal linear attention follows Katharopoulos et al.
+(2020) and the chunkwise formulation of Yang et al. (2024, "Gated linear attention
+transformers with hardware-efficient training"), written here from scratch.
+Paper: arXiv 2408.13233, Lemma I.3 / Algorithm 2 (prefix sums), Section 6.
+Book: notebooks/poly_attention/lecture.md, "A Triton kernel".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import warnings
+
+import numpy as np
+import torch
+import triton
+import triton.language as tl
+
+from effteach.checks import check_tensor
+from effteach.device import INTERPRETER, check_kernel_dtype
+
+__all__ = ["chunk_causal_product", "poly_attention_triton", "taylor2_features",
+           "taylor2_rank"]
+
+
+@triton.jit
+def _chunk_state_kernel(
+    a_ptr, b_ptr, s_ptr,  # a: (bh, n, R), b: (bh, n, E) -> s: (bh, n_chunks, R, E) f32
+    n_ctx, R, E, n_chunks,
+    CHUNK: tl.constexpr, BLOCK_R: tl.constexpr, BLOCK_E: tl.constexpr,
+):
+    """``s[t] = a_t^T b_t`` for chunk t: one state per chunk, in parallel."""
+    t = tl.program_id(0)
+    bh = tl.program_id(1).to(tl.int64)
+    rb = tl.program_id(2)
+    offs_c = t * CHUNK + tl.arange(0, CHUNK)
+    offs_r = rb * BLOCK_R + tl.arange(0, BLOCK_R)
+    offs_e = tl.arange(0, BLOCK_E)
+    row_ok = offs_c < n_ctx
+    a = tl.load(a_ptr + bh * n_ctx * R + offs_c[:, None] * R + offs_r[None, :],
+                mask=row_ok[:, None] & (offs_r[None, :] < R), other=0.0)
+    b = tl.load(b_ptr + bh * n_ctx * E + offs_c[:, None] * E + offs_e[None, :],
+                mask=row_ok[:, None] & (offs_e[None, :] < E), other=0.0)
+    s = tl.dot(tl.trans(a), b.to(a.dtype))  # (BLOCK_R, BLOCK_E), f32 accumulator
+    base = (bh * n_chunks + t) * R * E
+    tl.store(s_ptr + base + offs_r[:, None] * E + offs_e[None, :], s,
+             mask=(offs_r[:, None] < R) & (offs_e[None, :] < E))
+
+
+@triton.jit
+def _chunk_fwd_kernel(
+    u_ptr, w_ptr, v_ptr, s_ptr, y_ptr,  # s: exclusive prefix states (bh, t, R, E)
+    n_ctx, R, E, n_chunks,
+    CHUNK: tl.constexpr, BLOCK_R: tl.constexpr, BLOCK_E: tl.constexpr,
+):
+    """``Y_t = U_t S_{<t} + (M o U_t W_t^T) V'_t`` for one chunk."""
+    t = tl.program_id(0)
+    bh = tl.program_id(1).to(tl.int64)
+    offs_c = t * CHUNK + tl.arange(0, CHUNK)
+    offs_e = tl.arange(0, BLOCK_E)
+    row_ok = offs_c < n_ctx
+    e_ok = offs_e < E
+    s_base = (bh * n_chunks + t) * R * E
+    acc_y = tl.zeros((CHUNK, BLOCK_E), tl.float32)
+    acc_a = tl.zeros((CHUNK, CHUNK), tl.float32)
+    for r0 in range(0, R, BLOCK_R):
+        offs_r = r0 + tl.arange(0, BLOCK_R)
+        r_ok = offs_r < R
+        uw_off = bh * n_ctx * R + offs_c[:, None] * R + offs_r[None, :]
+        u = tl.load(u_ptr + uw_off, mask=row_ok[:, None] & r_ok[None, :], other=0.0)
+        w = tl.load(w_ptr + uw_off, mask=row_ok[:, None] & r_ok[None, :], other=0.0)
+        s = tl.load(s_ptr + s_base + offs_r[:, None] * E + offs_e[None, :],
+                    mask=r_ok[:, None] & e_ok[None, :], other=0.0)
+        acc_y += tl.dot(u.to(tl.float32), s)  # inter-chunk: the state stays f32
+        acc_a += tl.dot(u, tl.trans(w))  # the C x C block, on chip only
+    causal = tl.arange(0, CHUNK)[:, None] >= tl.arange(0, CHUNK)[None, :]
+    acc_a = tl.where(causal, acc_a, 0.0)
+    v = tl.load(v_ptr + bh * n_ctx * E + offs_c[:, None] * E + offs_e[None, :],
+                mask=row_ok[:, None] & e_ok[None, :], other=0.0)
+    acc_y += tl.dot(acc_a.to(v.dtype), v)
+    tl.store(y_ptr + bh * n_ctx * E + offs_c[:, None] * E + offs_e[None, :], acc_y,
+             mask=row_ok[:, None] & e_ok[None, :])
+
+
+@triton.jit
+def _chunk_bwd_kernel(
+    u_ptr, w_ptr, v_ptr, dy_ptr, s_ptr, ds_ptr,  # s: S_{<t}; ds: dS_{>t}, both f32
+    du_ptr, dw_ptr, dv_ptr,
+    n_ctx, R, E, n_chunks,
+    CHUNK: tl.constexpr, BLOCK_R: tl.constexpr, BLOCK_E: tl.constexpr,
+):
+    """dU, dW, dV' of one chunk from the two prefix states and two on-chip blocks.
+
+    ``dU_t = dY_t S_{<t}^T + (M o dY_t V'_t^T) W_t``,
+    ``dW_t = V'_t dS_{>t}^T + (M o dY_t V'_t^T)^T U_t``,
+    ``dV'_t = W_t dS_{>t} + (M^T o W_t U_t^T) dY_t``.
+    """
+    t = tl.program_id(0)
+    bh = tl.program_id(1).to(tl.int64)
+    offs_c = t * CHUNK + tl.arange(0, CHUNK)
+    offs_e = tl.arange(0, BLOCK_E)
+    row_ok = offs_c < n_ctx
+    e_ok = offs_e < E
+    ve_off = bh * n_ctx * E + offs_c[:, None] * E + offs_e[None, :]
+    ve_mask = row_ok[:, None] & e_ok[None, :]
+    v = tl.load(v_ptr + ve_off, mask=ve_mask, other=0.0)
+    dy32 = tl.load(dy_ptr + ve_off, mask=ve_mask, other=0.0).to(tl.float32)
+    dy = dy32.to(v.dtype)
+    v32 = v.to(tl.float32)
+    ci = tl.arange(0, CHUNK)
+    a1 = tl.dot(dy, tl.trans(v))  # (i, j): dY_i . V'_j
+    a1 = tl.where(ci[:, None] >= ci[None, :], a1, 0.0).to(v.dtype)
+    s_base = (bh * n_chunks + t) * R * E
+    acc_dv = tl.zeros((CHUNK, BLOCK_E), tl.float32)
+    acc_b = tl.zeros((CHUNK, CHUNK), tl.float32)
+    for r0 in range(0, R, BLOCK_R):
+        offs_r = r0 + tl.arange(0, BLOCK_R)
+        r_ok = offs_r < R
+        uw_off = bh * n_ctx * R + offs_c[:, None] * R + offs_r[None, :]
+        uw_mask = row_ok[:, None] & r_ok[None, :]
+        u = tl.load(u_ptr + uw_off, mask=uw_mask, other=0.0)
+        w = tl.load(w_ptr + uw_off, mask=uw_mask, other=0.0)
+        st_off = s_base + offs_r[:, None] * E + offs_e[None, :]
+        st_mask = r_ok[:, None] & e_ok[None, :]
+        s = tl.load(s_ptr + st_off, mask=st_mask, other=0.0)
+        ds = tl.load(ds_ptr + st_off, mask=st_mask, other=0.0)
+        du = tl.dot(dy32, tl.trans(s)) + tl.dot(a1, w)
+        dw = tl.dot(v32, tl.trans(ds)) + tl.dot(tl.trans(a1), u)
+        tl.store(du_ptr + uw_off, du, mask=uw_mask)
+        tl.store(dw_ptr + uw_off, dw, mask=uw_mask)
+        acc_dv += tl.dot(w.to(tl.float32), ds)
+        acc_b += tl.dot(w, tl.trans(u))  # (j, i): W_j . U_i
+    acc_b = tl.where(ci[:, None] <= ci[None, :], acc_b, 0.0)
+    acc_dv += tl.dot(acc_b.to(v.dtype), dy)
+    tl.store(dv_ptr + ve_off, acc_dv, mask=ve_mask)
+
+
+@triton.jit
+def _taylor2_fwd_kernel(
+    x_ptr, f_ptr,  # x: (rows, D); f: (rows, RP), RP >= 1 + D + D (D + 1) / 2
+    n_rows, sqrt_s, s_half, s_full,
+    D: tl.constexpr, RP: tl.constexpr, BLOCK_N: tl.constexpr,
+):
+    """Degree-2 Taylor features of BLOCK_N rows: ``[1, sqrt(s) x, w_ij x_i x_j]``.
+
+    The pairs ``i <= j`` are written in ``combinations_with_replacement`` order,
+    column ``1 + D + i D - i (i - 1) / 2 + (j - i)``, with ``w_ii = s / sqrt 2`` and
+    ``w_ij = s`` (``sqrt(s^2 / 2 * 2!/a!)``); columns past the rank are zero.
+    """
+    pid = tl.program_id(0)
+    rows = pid * BLOCK_N + tl.arange(0, BLOCK_N)
+    ok = rows < n_rows
+    dd = tl.arange(0, D)
+    x = tl.load(x_ptr + rows[:, None].to(tl.int64) * D + dd[None, :], mask=ok[:, None],
+                other=0.0).to(tl.float32)
+    base = f_ptr + rows.to(tl.int64) * RP
+    tl.store(base, tl.full((BLOCK_N,), 1.0, tl.float32).to(f_ptr.dtype.element_ty),
+             mask=ok)
+    tl.store(base[:, None] + 1 + dd[None, :],
+             (sqrt_s * x).to(f_ptr.dtype.element_ty), mask=ok[:, None])
+    ii = dd[:, None]
+    jj = dd[None, :]
+    col = 1 + D + ii * D - (ii * (ii - 1)) // 2 + (jj - ii)  # (D, D)
+    w = tl.where(ii == jj, s_half, s_full)
+    prod = x[:, :, None] * x[:, None, :] * w[None, :, :]  # (BLOCK_N, D, D)
+    tl.store(base[:, None, None] + col[None, :, :],
+             prod.to(f_ptr.dtype.element_ty),
+             mask=ok[:, None, None] & (ii <= jj)[None, :, :])
+    rank = 1 + D + (D * (D + 1)) // 2
+    pad = rank + tl.arange(0, 16)
+    tl.store(base[:, None] + pad[None, :],
+             tl.zeros((BLOCK_N, 16), tl.float32).to(f_ptr.dtype.element_ty),
+             mask=ok[:, None] & (pad[None, :] < RP))
+
+
+@triton.jit
+def _taylor2_bwd_kernel(
+    x_ptr, df_ptr, dx_ptr, n_rows, sqrt_s, s_half, s_full,
+    D: tl.constexpr, RP: tl.constexpr, BLOCK_N: tl.constexpr,
+):
+    """``dx = sqrt(s) df_1 + (G + G^T) x`` with ``G_ij = w_ij df_ij`` on ``i <= j``."""
+    pid = tl.program_id(0)
+    rows = pid * BLOCK_N + tl.arange(0, BLOCK_N)
+    ok = rows < n_rows
+    dd = tl.arange(0, D)
+    x = tl.load(x_ptr + rows[:, None].to(tl.int64) * D + dd[None, :], mask=ok[:, None],
+                other=0.0).to(tl.float32)
+    base = df_ptr + rows.to(tl.int64) * RP
+    dx = sqrt_s * tl.load(base[:, None] + 1 + dd[None, :], mask=ok[:, None],
+                          other=0.0).to(tl.float32)
+    ii = dd[:, None]
+    jj = dd[None, :]
+    col = 1 + D + ii * D - (ii * (ii - 1)) // 2 + (jj - ii)
+    w = tl.where(ii == jj, s_half, s_full)
+    g = tl.load(base[:, None, None] + col[None, :, :],
+                mask=ok[:, None, None] & (ii <= jj)[None, :, :],
+                other=0.0).to(tl.float32) * w[None, :, :]
+    dx += tl.sum(g * x[:, None, :], axis=2) + tl.sum(g * x[:, :, None], axis=1)
+    tl.store(dx_ptr + rows[:, None].to(tl.int64) * D + dd[None, :],
+             dx.to(dx_ptr.dtype.element_ty), mask=ok[:, None])
+
+
+def taylor2_rank(d: int) -> int:
+    """Rank of the degree-2 Taylor features, ``binom(d + 2, 2)``."""
+    return 1 + d + d * (d + 1) // 2
+
+
+def _padded_rank(d: int) -> int:
+    return -(-taylor2_rank(d) // 16) * 16  # rows of 16-byte multiples, zero-padded
+
+
+class _Taylor2Features(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, scale):
+        d = x.shape[-1]
+        rows = x.numel() // d
+        rp = _padded_rank(d)
+        x2 = x.reshape(rows, d)
+        f = torch.empty(*x.shape[:-1], rp, dtype=x.dtype, device=x.device)
+        bn = 16 if INTERPRETER else 32
+        consts = (math.sqrt(scale), scale / math.sqrt(2.0), scale)
+        with _as_on_a_gpu():
+            _taylor2_fwd_kernel[(triton.cdiv(rows, bn),)](
+                x2, f, rows, *consts, D=d, RP=rp, BLOCK_N=bn)
+        ctx.save_for_backward(x)
+        ctx.consts = consts
+        return f
+
+    @staticmethod
+    def backward(ctx, df):
+        (x,) = ctx.saved_tensors
+        d = x.shape[-1]
+        rows = x.numel() // d
+        dx = torch.empty_like(x)
+        bn = 16 if INTERPRETER else 32
+        with _as_on_a_gpu():
+            _taylor2_bwd_kernel[(triton.cdiv(rows, bn),)](
+                x, df.contiguous(), dx, rows, *ctx.consts, D=d, RP=_padded_rank(d),
+                BLOCK_N=bn)
+        return dx, None
+
+
+def taylor2_features(x: torch.Tensor, scale: float) -> torch.Tensor:
+    """Degree-2 Taylor features of the last axis in one kernel, differentiable.
+
+    The same map as ``poly_features(x, 2, scale)`` of
+    :mod:`effteach.poly_attention.features` (symmetric monomials, same column
+    order), zero-padded to a multiple of 16 columns so rows stay aligned.
+
+    Args:
+        x: ``(..., d)`` with d in {16, 32}; fp32/fp16 (bf16 on a GPU).
+        scale: the logit scale s > 0.
+
+    Returns:
+        ``(..., 16 * ceil(binom(d + 2, 2) / 16))``, dtype of ``x``.
+    """
+    check_tensor("x", x, min_ndim=1, kind="float")
+    check_kernel_dtype("x", x)
+    _check_device("x", x)
+    if x.shape[-1] not in (16, 32):
+        raise ValueError(f"x: expected a last axis of 16 or 32, got {x.shape[-1]}")
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not (
+            math.isfinite(scale) and scale > 0):
+        raise ValueError(f"scale: expected a finite float > 0, got {scale!r}")
+    return _Taylor2Features.apply(x.contiguous(), float(scale))
+
+
+@contextlib.contextmanager
+def _as_on_a_gpu():
+    """NaN and inf propagate silently in the interpreter, as on a GPU."""
+    if not INTERPRETER:
+        yield
+        return
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield
+
+
+def _config(r: int, e: int):
+    """(CHUNK, BLOCK_R, BLOCK_E, num_warps, num_stages): one pinned configuration."""
+    block_e = max(16, triton.next_power_of_2(e))
+    if INTERPRETER:
+        return 16, 16, block_e, 1, 1
+    return 64, 32, block_e, 4, 2
+
+
+def _states(a, b, n_chunks, chunk, block_r, block_e, warps):
+    bh, n, r = a.shape
+    e = b.shape[-1]
+    s = torch.empty(bh, n_chunks, r, e, device=a.device, dtype=torch.float32)
+    grid = (n_chunks, bh, triton.cdiv(r, block_r))
+    _chunk_state_kernel[grid](a, b, s, n, r, e, n_chunks, CHUNK=chunk,
+                              BLOCK_R=block_r, BLOCK_E=block_e, num_warps=warps)
+    return s
+
+
+class _ChunkCausalProduct(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, u, w, v):
+        bh, n, r = u.shape
+        e = v.shape[-1]
+        chunk, block_r, block_e, warps, stages = _config(r, e)
+        n_chunks = triton.cdiv(n, chunk)
+        with _as_on_a_gpu():
+            s = _states(w, v, n_chunks, chunk, block_r, block_e, warps)
+            s = s.cumsum(1).sub_(s)  # exclusive prefix sum over chunks, float32
+            y = torch.empty(bh, n, e, device=u.device, dtype=torch.float32)
+            _chunk_fwd_kernel[(n_chunks, bh)](
+                u, w, v, s, y, n, r, e, n_chunks, CHUNK=chunk, BLOCK_R=block_r,
+                BLOCK_E=block_e, num_warps=warps, num_stages=stages)
+        ctx.save_for_backward(u, w, v, s)
+        return y
+
+    @staticmethod
+    def backward(ctx, dy):
+        u, w, v, s = ctx.saved_tensors
+        bh, n, r = u.shape
+        e = v.shape[-1]
+        chunk, block_r, block_e, warps, stages = _config(r, e)
+        n_chunks = triton.cdiv(n, chunk)
+        dy = dy.contiguous()
+        with _as_on_a_gpu():
+            ds = _states(u, dy, n_chunks, chunk, block_r, block_e, warps)
+            # reversed exclusive prefix sum: the chunks after t
+            ds = ds.sum(1, keepdim=True) - ds.cumsum(1)
+            du = torch.empty(u.shape, device=u.device, dtype=torch.float32)
+            dw = torch.empty_like(du)
+            dv = torch.empty(v.shape, device=u.device, dtype=torch.float32)
+            _chunk_bwd_kernel[(n_chunks, bh)](
+                u, w, v, dy, s, ds, du, dw, dv, n, r, e, n_chunks, CHUNK=chunk,
+                BLOCK_R=block_r, BLOCK_E=block_e, num_warps=warps,
+                num_stages=stages)
+        return du.to(u.dtype), dw.to(w.dtype), dv.to(v.dtype)
+
+
+def _check_device(name, t):
+    want = "cpu" if INTERPRETER else "cuda"
+    if t.device.type != want:
+        where = "CPU tensors (Triton interpreter)" if INTERPRETER else "CUDA tensors"
+        raise ValueError(f"{name}: expected {where}, got device {t.device}")
+
+
+def chunk_causal_product(u: torch.Tensor, w: torch.Tensor,
+                         v: torch.Tensor) -> torch.Tensor:
+    """``(M o u w^T) v`` with the causal mask M, by chunks, differentiable.
+
+    Args:
+        u: left factor ``(batch_heads, n, r)``, fp32/fp16 (bf16 on a GPU).
+        w: right factor, shape and dtype of ``u``.
+        v: right-hand side ``(batch_heads, n, e)``, dtype of ``u``.
+
+    Returns:
+        ``(batch_heads, n, e)`` float32; no ``n x n`` tensor is formed, and the
+        backward (to ``u``, ``w`` and ``v``) is the chunked kernel as well.
+
+    Book: notebooks/poly_attention/lecture.md, "A Triton kernel".
+    """
+    check_tensor("u", u, ndim=3, kind="float")
+    check_kernel_dtype("u", u)
+    _check_device("u", u)
+    check_tensor("w", w, shape=u.shape, kind="float", shape_of="u")
+    check_tensor("v", v, ndim=3, kind="float")
+    if v.shape[:2] != u.shape[:2]:
+        raise ValueError(f"v: expected (batch_heads, n) = {tuple(u.shape[:2])} as u, "
+                         f"got {tuple(v.shape)}")
+    for name, t in (("w", w), ("v", v)):
+        if t.dtype != u.dtype or t.device != u.device:
+            raise ValueError(f"{name}: expected dtype {u.dtype} on {u.device} as u, "
+                             f"got {t.dtype} on {t.device}")
+    return _ChunkCausalProduct.apply(u.contiguous(), w.contiguous(), v.contiguous())
+
+
+def poly_attention_triton(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+                          degree: int = 2, scale: float | None = None
+                          ) -> torch.Tensor:
+    """Causal Taylor polynomial attention, forward and backward by the chunk kernel.
+
+    The features are :func:`taylor2_features` (one kernel each way, the map of
+    :func:`effteach.poly_attention.feature_pair` at degree 2); the causal product
+    with ``[v | 1]`` gives numerator and normaliser in one pass. Equal to
+    ``poly_attention(q, k, v, 2, scale, causal=True, backward="features")`` up to
+    rounding.
+
+    Args:
+        q: queries ``(batch, heads, n, d)``, d in {16, 32}; fp32/fp16 (bf16 on a
+            GPU).
+        k: keys, as ``q``.
+        v: values, as ``q``.
+        degree: the Taylor degree; the kernel's feature map is degree 2.
+        scale: logit scale, default ``1 / sqrt(d)``.
+
+    Returns:
+        The output, shape and dtype of ``q``.
+
+    Paper: arXiv 2408.13233, Theorem 4.1 with the causal mask (Section 6).
+    Book: notebooks/poly_attention/lecture.md, "A Triton kernel".
+    """
+    for name, t in (("q", q), ("k", k), ("v", v)):
+        check_tensor(name, t, ndim=4, kind="float")
+        check_kernel_dtype(name, t)
+        _check_device(name, t)
+    for name, t in (("k", k), ("v", v)):
+        if t.shape != q.shape or t.dtype != q.dtype:
+            raise ValueError(f"{name}: expected shape {tuple(q.shape)} and dtype "
+                             f"{q.dtype} as q, got {tuple(t.shape)} {t.dtype}")
+    if isinstance(degree, bool) or degree != 2:
+        raise ValueError(f"degree: the kernel's feature map is degree 2, got {degree!r}"
+                         " (other degrees: effteach.poly_attention.poly_attention)")
+    d = q.shape[-1]
+    if d not in (16, 32):
+        raise ValueError(f"q: expected d_head 16 or 32 (rank binom(d + 2, 2) <= 561), "
+                         f"got {d}")
+    s = 1.0 / math.sqrt(d) if scale is None else scale
+    if isinstance(s, bool) or not isinstance(s, (int, float)) or not (
+            math.isfinite(s) and s > 0):
+        raise ValueError(f"scale: expected a finite float > 0 or None, got {scale!r}")
+    b, h, n, _ = q.shape
+    uq, wk = taylor2_features(q, s), taylor2_features(k, s)
+    ones = torch.ones(b, h, n, 1, dtype=v.dtype, device=v.device)
+    vv = torch.cat([v, ones], dim=-1)
+    r = uq.shape[-1]
+    y = chunk_causal_product(uq.reshape(b * h, n, r), wk.reshape(b * h, n, r),
+                             vv.reshape(b * h, n, d + 1)).reshape(b, h, n, d + 1)
+    return (y[..., :d] / y[..., d:]).to(q.dtype)
