@@ -42,17 +42,42 @@ import triton.language as tl
 from effteach.checks import check_tensor
 from effteach.device import INTERPRETER, check_kernel_dtype
 
-__all__ = ["chunk_causal_product", "poly_attention_triton", "taylor2_features",
+__all__ = ["chunk_causal_attention", "poly_attention_triton", "taylor2_features",
            "taylor2_rank"]
 
 
 @triton.jit
+def _load_rhs(v_ptr, o_ptr, den_ptr, bh, n_ctx, offs_c, offs_e,
+              DV: tl.constexpr, GRAD: tl.constexpr):
+    """A chunk of the right-hand side, float32, ``BLOCK_E >= DV + 1`` columns.
+
+    ``GRAD=False``: ``V' = [v | 1]`` (the ones column gives the normaliser).
+    ``GRAD=True``: ``dY`` of the unnormalised product from ``dO`` (at ``v_ptr``),
+    the output ``o`` and the normaliser: ``[dO / den | -rowsum(dO o) / den]``.
+    """
+    row_ok = offs_c < n_ctx
+    off = bh * n_ctx * DV + offs_c[:, None] * DV + offs_e[None, :]
+    mask = row_ok[:, None] & (offs_e[None, :] < DV)
+    x = tl.load(v_ptr + off, mask=mask, other=0.0).to(tl.float32)
+    last = (offs_e[None, :] == DV) & row_ok[:, None]
+    if GRAD:
+        o = tl.load(o_ptr + off, mask=mask, other=0.0).to(tl.float32)
+        den = tl.load(den_ptr + bh * n_ctx + offs_c, mask=row_ok, other=1.0)
+        delta = tl.sum(x * o, axis=1)
+        x = tl.where(last, -delta[:, None], x) / den[:, None]
+    else:
+        x = tl.where(last, 1.0, x)
+    return x
+
+
+@triton.jit
 def _chunk_state_kernel(
-    a_ptr, b_ptr, s_ptr,  # a: (bh, n, R), b: (bh, n, E) -> s: (bh, n_chunks, R, E) f32
+    a_ptr, v_ptr, o_ptr, den_ptr, s_ptr,  # a: (bh, n, R) -> s: (bh, n_chunks, R, E)
     n_ctx, R, E, n_chunks,
+    DV: tl.constexpr, GRAD: tl.constexpr,
     CHUNK: tl.constexpr, BLOCK_R: tl.constexpr, BLOCK_E: tl.constexpr,
 ):
-    """``s[t] = a_t^T b_t`` for chunk t: one state per chunk, in parallel."""
+    """``s[t] = a_t^T b_t`` for chunk t (``b`` from :func:`_load_rhs`), in parallel."""
     t = tl.program_id(0)
     bh = tl.program_id(1).to(tl.int64)
     rb = tl.program_id(2)
@@ -62,8 +87,7 @@ def _chunk_state_kernel(
     row_ok = offs_c < n_ctx
     a = tl.load(a_ptr + bh * n_ctx * R + offs_c[:, None] * R + offs_r[None, :],
                 mask=row_ok[:, None] & (offs_r[None, :] < R), other=0.0)
-    b = tl.load(b_ptr + bh * n_ctx * E + offs_c[:, None] * E + offs_e[None, :],
-                mask=row_ok[:, None] & (offs_e[None, :] < E), other=0.0)
+    b = _load_rhs(v_ptr, o_ptr, den_ptr, bh, n_ctx, offs_c, offs_e, DV, GRAD)
     s = tl.dot(tl.trans(a), b.to(a.dtype))  # (BLOCK_R, BLOCK_E), f32 accumulator
     base = (bh * n_chunks + t) * R * E
     tl.store(s_ptr + base + offs_r[:, None] * E + offs_e[None, :], s,
@@ -72,11 +96,12 @@ def _chunk_state_kernel(
 
 @triton.jit
 def _chunk_fwd_kernel(
-    u_ptr, w_ptr, v_ptr, s_ptr, y_ptr,  # s: exclusive prefix states (bh, t, R, E)
+    u_ptr, w_ptr, v_ptr, s_ptr, o_ptr, den_ptr,  # s: exclusive prefix states
     n_ctx, R, E, n_chunks,
+    DV: tl.constexpr,
     CHUNK: tl.constexpr, BLOCK_R: tl.constexpr, BLOCK_E: tl.constexpr,
 ):
-    """``Y_t = U_t S_{<t} + (M o U_t W_t^T) V'_t`` for one chunk."""
+    """``Y_t = U_t S_{<t} + (M o U_t W_t^T) V'_t``, then ``o = Y[:, :d] / Y[:, d]``."""
     t = tl.program_id(0)
     bh = tl.program_id(1).to(tl.int64)
     offs_c = t * CHUNK + tl.arange(0, CHUNK)
@@ -98,25 +123,29 @@ def _chunk_fwd_kernel(
         acc_a += tl.dot(u, tl.trans(w))  # the C x C block, on chip only
     causal = tl.arange(0, CHUNK)[:, None] >= tl.arange(0, CHUNK)[None, :]
     acc_a = tl.where(causal, acc_a, 0.0)
-    v = tl.load(v_ptr + bh * n_ctx * E + offs_c[:, None] * E + offs_e[None, :],
-                mask=row_ok[:, None] & e_ok[None, :], other=0.0)
-    acc_y += tl.dot(acc_a.to(v.dtype), v)
-    tl.store(y_ptr + bh * n_ctx * E + offs_c[:, None] * E + offs_e[None, :], acc_y,
-             mask=row_ok[:, None] & e_ok[None, :])
+    v = _load_rhs(v_ptr, v_ptr, v_ptr, bh, n_ctx, offs_c, offs_e, DV, False)
+    acc_y += tl.dot(acc_a.to(u_ptr.dtype.element_ty), v.to(u_ptr.dtype.element_ty))
+    den = tl.sum(tl.where(offs_e[None, :] == DV, acc_y, 0.0), axis=1)
+    tl.store(den_ptr + bh * n_ctx + offs_c, den, mask=row_ok)
+    tl.store(o_ptr + bh * n_ctx * DV + offs_c[:, None] * DV + offs_e[None, :],
+             (acc_y / den[:, None]).to(o_ptr.dtype.element_ty),
+             mask=row_ok[:, None] & (offs_e[None, :] < DV))
 
 
 @triton.jit
 def _chunk_bwd_kernel(
-    u_ptr, w_ptr, v_ptr, dy_ptr, s_ptr, ds_ptr,  # s: S_{<t}; ds: dS_{>t}, both f32
+    u_ptr, w_ptr, v_ptr, do_ptr, o_ptr, den_ptr, s_ptr, ds_ptr,  # s: S_{<t}; ds: dS_{>t}
     du_ptr, dw_ptr, dv_ptr,
     n_ctx, R, E, n_chunks,
+    DV: tl.constexpr,
     CHUNK: tl.constexpr, BLOCK_R: tl.constexpr, BLOCK_E: tl.constexpr,
 ):
-    """dU, dW, dV' of one chunk from the two prefix states and two on-chip blocks.
+    """dU, dW, dv of one chunk from the two prefix states and two on-chip blocks.
 
+    With ``dY`` the gradient of the unnormalised product (:func:`_load_rhs`):
     ``dU_t = dY_t S_{<t}^T + (M o dY_t V'_t^T) W_t``,
     ``dW_t = V'_t dS_{>t}^T + (M o dY_t V'_t^T)^T U_t``,
-    ``dV'_t = W_t dS_{>t} + (M^T o W_t U_t^T) dY_t``.
+    ``dV'_t = W_t dS_{>t} + (M^T o W_t U_t^T) dY_t`` (its first d columns are dv).
     """
     t = tl.program_id(0)
     bh = tl.program_id(1).to(tl.int64)
@@ -124,15 +153,14 @@ def _chunk_bwd_kernel(
     offs_e = tl.arange(0, BLOCK_E)
     row_ok = offs_c < n_ctx
     e_ok = offs_e < E
-    ve_off = bh * n_ctx * E + offs_c[:, None] * E + offs_e[None, :]
-    ve_mask = row_ok[:, None] & e_ok[None, :]
-    v = tl.load(v_ptr + ve_off, mask=ve_mask, other=0.0)
-    dy32 = tl.load(dy_ptr + ve_off, mask=ve_mask, other=0.0).to(tl.float32)
-    dy = dy32.to(v.dtype)
-    v32 = v.to(tl.float32)
+    dt = u_ptr.dtype.element_ty
+    v32 = _load_rhs(v_ptr, v_ptr, v_ptr, bh, n_ctx, offs_c, offs_e, DV, False)
+    dy32 = _load_rhs(do_ptr, o_ptr, den_ptr, bh, n_ctx, offs_c, offs_e, DV, True)
+    v = v32.to(dt)
+    dy = dy32.to(dt)
     ci = tl.arange(0, CHUNK)
     a1 = tl.dot(dy, tl.trans(v))  # (i, j): dY_i . V'_j
-    a1 = tl.where(ci[:, None] >= ci[None, :], a1, 0.0).to(v.dtype)
+    a1 = tl.where(ci[:, None] >= ci[None, :], a1, 0.0).to(dt)
     s_base = (bh * n_chunks + t) * R * E
     acc_dv = tl.zeros((CHUNK, BLOCK_E), tl.float32)
     acc_b = tl.zeros((CHUNK, CHUNK), tl.float32)
@@ -149,13 +177,15 @@ def _chunk_bwd_kernel(
         ds = tl.load(ds_ptr + st_off, mask=st_mask, other=0.0)
         du = tl.dot(dy32, tl.trans(s)) + tl.dot(a1, w)
         dw = tl.dot(v32, tl.trans(ds)) + tl.dot(tl.trans(a1), u)
-        tl.store(du_ptr + uw_off, du, mask=uw_mask)
-        tl.store(dw_ptr + uw_off, dw, mask=uw_mask)
+        tl.store(du_ptr + uw_off, du.to(du_ptr.dtype.element_ty), mask=uw_mask)
+        tl.store(dw_ptr + uw_off, dw.to(dw_ptr.dtype.element_ty), mask=uw_mask)
         acc_dv += tl.dot(w.to(tl.float32), ds)
         acc_b += tl.dot(w, tl.trans(u))  # (j, i): W_j . U_i
     acc_b = tl.where(ci[:, None] <= ci[None, :], acc_b, 0.0)
-    acc_dv += tl.dot(acc_b.to(v.dtype), dy)
-    tl.store(dv_ptr + ve_off, acc_dv, mask=ve_mask)
+    acc_dv += tl.dot(acc_b.to(dt), dy)
+    tl.store(dv_ptr + bh * n_ctx * DV + offs_c[:, None] * DV + offs_e[None, :],
+             acc_dv.to(dv_ptr.dtype.element_ty),
+             mask=row_ok[:, None] & (offs_e[None, :] < DV))
 
 
 @triton.jit
@@ -300,60 +330,110 @@ def _as_on_a_gpu():
 
 
 def _config(r: int, e: int):
-    """(CHUNK, BLOCK_R, BLOCK_E, num_warps, num_stages): one pinned configuration."""
+    """(CHUNK, BLOCK_R, BLOCK_E, num_warps, num_stages): one pinned configuration.
+
+    Chosen on the H200 among chunks 32-128, rank tiles 32-64, 4-8 warps, 2-3
+    stages (bf16, d = 16, r = 160): within 5% of each other except chunk 32.
+    """
     block_e = max(16, triton.next_power_of_2(e))
     if INTERPRETER:
         return 16, 16, block_e, 1, 1
     return 64, 32, block_e, 4, 2
 
 
-def _states(a, b, n_chunks, chunk, block_r, block_e, warps):
-    bh, n, r = a.shape
-    e = b.shape[-1]
-    s = torch.empty(bh, n_chunks, r, e, device=a.device, dtype=torch.float32)
-    grid = (n_chunks, bh, triton.cdiv(r, block_r))
-    _chunk_state_kernel[grid](a, b, s, n, r, e, n_chunks, CHUNK=chunk,
-                              BLOCK_R=block_r, BLOCK_E=block_e, num_warps=warps)
-    return s
+def _attn_fwd(u, w, v):
+    """Normalised causal product: ``o`` (dtype of v), ``den`` and prefix states."""
+    bh, n, r = u.shape
+    dv = v.shape[-1]
+    e = dv + 1
+    chunk, block_r, block_e, warps, stages = _config(r, e)
+    n_chunks = triton.cdiv(n, chunk)
+    s = torch.empty(bh, n_chunks, r, e, device=u.device, dtype=torch.float32)
+    o = torch.empty_like(v)
+    den = torch.empty(bh, n, device=u.device, dtype=torch.float32)
+    with _as_on_a_gpu():
+        _chunk_state_kernel[(n_chunks, bh, triton.cdiv(r, block_r))](
+            w, v, v, v, s, n, r, e, n_chunks, DV=dv, GRAD=False, CHUNK=chunk,
+            BLOCK_R=block_r, BLOCK_E=block_e, num_warps=warps)
+        s = s.cumsum(1).sub_(s)  # exclusive prefix sum over chunks, float32
+        _chunk_fwd_kernel[(n_chunks, bh)](
+            u, w, v, s, o, den, n, r, e, n_chunks, DV=dv, CHUNK=chunk,
+            BLOCK_R=block_r, BLOCK_E=block_e, num_warps=warps, num_stages=stages)
+    return o, den, s
 
 
-class _ChunkCausalProduct(torch.autograd.Function):
+def _attn_bwd(u, w, v, o, den, s, do, du, dw):
+    """Gradients of :func:`_attn_fwd`: writes ``du``, ``dw``, returns ``dv``."""
+    bh, n, r = u.shape
+    d = v.shape[-1]
+    e = d + 1
+    chunk, block_r, block_e, warps, stages = _config(r, e)
+    n_chunks = triton.cdiv(n, chunk)
+    do = do.contiguous()
+    ds = torch.empty(bh, n_chunks, r, e, device=u.device, dtype=torch.float32)
+    dv = torch.empty_like(v)
+    with _as_on_a_gpu():
+        _chunk_state_kernel[(n_chunks, bh, triton.cdiv(r, block_r))](
+            u, do, o, den, ds, n, r, e, n_chunks, DV=d, GRAD=True, CHUNK=chunk,
+            BLOCK_R=block_r, BLOCK_E=block_e, num_warps=warps)
+        ds = ds.sum(1, keepdim=True) - ds.cumsum(1)  # the chunks after t
+        _chunk_bwd_kernel[(n_chunks, bh)](
+            u, w, v, do, o, den, s, ds, du, dw, dv, n, r, e, n_chunks, DV=d,
+            CHUNK=chunk, BLOCK_R=block_r, BLOCK_E=block_e, num_warps=warps,
+            num_stages=stages)
+    return dv
+
+
+class _ChunkCausalAttention(torch.autograd.Function):
     @staticmethod
     def forward(ctx, u, w, v):
-        bh, n, r = u.shape
-        e = v.shape[-1]
-        chunk, block_r, block_e, warps, stages = _config(r, e)
-        n_chunks = triton.cdiv(n, chunk)
-        with _as_on_a_gpu():
-            s = _states(w, v, n_chunks, chunk, block_r, block_e, warps)
-            s = s.cumsum(1).sub_(s)  # exclusive prefix sum over chunks, float32
-            y = torch.empty(bh, n, e, device=u.device, dtype=torch.float32)
-            _chunk_fwd_kernel[(n_chunks, bh)](
-                u, w, v, s, y, n, r, e, n_chunks, CHUNK=chunk, BLOCK_R=block_r,
-                BLOCK_E=block_e, num_warps=warps, num_stages=stages)
-        ctx.save_for_backward(u, w, v, s)
-        return y
+        o, den, s = _attn_fwd(u, w, v)
+        ctx.save_for_backward(u, w, v, o, den, s)
+        return o
 
     @staticmethod
-    def backward(ctx, dy):
-        u, w, v, s = ctx.saved_tensors
-        bh, n, r = u.shape
-        e = v.shape[-1]
-        chunk, block_r, block_e, warps, stages = _config(r, e)
-        n_chunks = triton.cdiv(n, chunk)
-        dy = dy.contiguous()
+    def backward(ctx, do):
+        u, w, v, o, den, s = ctx.saved_tensors
+        du, dw = torch.empty_like(u), torch.empty_like(w)
+        dv = _attn_bwd(u, w, v, o, den, s, do, du, dw)
+        return du, dw, dv
+
+
+class _PolyAttentionTriton(torch.autograd.Function):
+    """Features of q and k in one launch, the chunked product, and back."""
+
+    @staticmethod
+    def forward(ctx, q, k, v, scale):
+        b, h, n, d = q.shape
+        rp = _padded_rank(d)
+        x = torch.stack([q, k]).contiguous()  # one feature launch for both sides
+        f = torch.empty(2, b * h, n, rp, dtype=q.dtype, device=q.device)
+        rows = 2 * b * h * n
+        bn = 16 if INTERPRETER else 32
+        consts = (math.sqrt(scale), scale / math.sqrt(2.0), scale)
         with _as_on_a_gpu():
-            ds = _states(u, dy, n_chunks, chunk, block_r, block_e, warps)
-            # reversed exclusive prefix sum: the chunks after t
-            ds = ds.sum(1, keepdim=True) - ds.cumsum(1)
-            du = torch.empty(u.shape, device=u.device, dtype=torch.float32)
-            dw = torch.empty_like(du)
-            dv = torch.empty(v.shape, device=u.device, dtype=torch.float32)
-            _chunk_bwd_kernel[(n_chunks, bh)](
-                u, w, v, dy, s, ds, du, dw, dv, n, r, e, n_chunks, CHUNK=chunk,
-                BLOCK_R=block_r, BLOCK_E=block_e, num_warps=warps,
-                num_stages=stages)
-        return du.to(u.dtype), dw.to(w.dtype), dv.to(v.dtype)
+            _taylor2_fwd_kernel[(triton.cdiv(rows, bn),)](
+                x, f, rows, *consts, D=d, RP=rp, BLOCK_N=bn)
+        vv = v.reshape(b * h, n, d).contiguous()
+        o, den, s = _attn_fwd(f[0], f[1], vv)
+        ctx.save_for_backward(x, f, vv, o, den, s)
+        ctx.consts = consts
+        return o.view(b, h, n, d)
+
+    @staticmethod
+    def backward(ctx, do):
+        x, f, vv, o, den, s = ctx.saved_tensors
+        b, h, n, d = x.shape[1:]
+        df = torch.empty_like(f)
+        dv = _attn_bwd(f[0], f[1], vv, o, den, s, do.reshape(b * h, n, d), df[0],
+                       df[1])
+        dx = torch.empty_like(x)
+        rows = 2 * b * h * n
+        bn = 16 if INTERPRETER else 32
+        with _as_on_a_gpu():
+            _taylor2_bwd_kernel[(triton.cdiv(rows, bn),)](
+                x, df, dx, rows, *ctx.consts, D=d, RP=f.shape[-1], BLOCK_N=bn)
+        return dx[0], dx[1], dv.view(b, h, n, d), None
 
 
 def _check_device(name, t):
@@ -363,18 +443,22 @@ def _check_device(name, t):
         raise ValueError(f"{name}: expected {where}, got device {t.device}")
 
 
-def chunk_causal_product(u: torch.Tensor, w: torch.Tensor,
-                         v: torch.Tensor) -> torch.Tensor:
-    """``(M o u w^T) v`` with the causal mask M, by chunks, differentiable.
+def chunk_causal_attention(u: torch.Tensor, w: torch.Tensor,
+                           v: torch.Tensor) -> torch.Tensor:
+    """``D^-1 (M o u w^T) v`` with the causal mask M, by chunks, differentiable.
+
+    ``D`` holds the row sums of ``M o u w^T``: the normaliser is the last column of
+    ``(M o u w^T) [v | 1]``, computed in the same pass.
 
     Args:
-        u: left factor ``(batch_heads, n, r)``, fp32/fp16 (bf16 on a GPU).
-        w: right factor, shape and dtype of ``u``.
-        v: right-hand side ``(batch_heads, n, e)``, dtype of ``u``.
+        u: left factor (query features) ``(batch_heads, n, r)``; fp32/fp16 (bf16
+            on a GPU).
+        w: right factor (key features), shape and dtype of ``u``.
+        v: values ``(batch_heads, n, d)``, dtype of ``u``, d <= 128.
 
     Returns:
-        ``(batch_heads, n, e)`` float32; no ``n x n`` tensor is formed, and the
-        backward (to ``u``, ``w`` and ``v``) is the chunked kernel as well.
+        ``(batch_heads, n, d)`` in the dtype of ``v``; no ``n x n`` tensor is
+        formed, and the backward (to ``u``, ``w`` and ``v``) is chunked as well.
 
     Book: notebooks/poly_attention/lecture.md, "A Triton kernel".
     """
@@ -383,24 +467,26 @@ def chunk_causal_product(u: torch.Tensor, w: torch.Tensor,
     _check_device("u", u)
     check_tensor("w", w, shape=u.shape, kind="float", shape_of="u")
     check_tensor("v", v, ndim=3, kind="float")
-    if v.shape[:2] != u.shape[:2]:
-        raise ValueError(f"v: expected (batch_heads, n) = {tuple(u.shape[:2])} as u, "
-                         f"got {tuple(v.shape)}")
+    if v.shape[:2] != u.shape[:2] or not 1 <= v.shape[-1] <= 128:
+        raise ValueError(f"v: expected (batch_heads, n, d) with (batch_heads, n) = "
+                         f"{tuple(u.shape[:2])} as u and d <= 128, got "
+                         f"{tuple(v.shape)}")
     for name, t in (("w", w), ("v", v)):
         if t.dtype != u.dtype or t.device != u.device:
             raise ValueError(f"{name}: expected dtype {u.dtype} on {u.device} as u, "
                              f"got {t.dtype} on {t.device}")
-    return _ChunkCausalProduct.apply(u.contiguous(), w.contiguous(), v.contiguous())
+    return _ChunkCausalAttention.apply(u.contiguous(), w.contiguous(), v.contiguous())
 
 
 def poly_attention_triton(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
                           degree: int = 2, scale: float | None = None
                           ) -> torch.Tensor:
-    """Causal Taylor polynomial attention, forward and backward by the chunk kernel.
+    """Causal Taylor polynomial attention, forward and backward in Triton.
 
-    The features are :func:`taylor2_features` (one kernel each way, the map of
-    :func:`effteach.poly_attention.feature_pair` at degree 2); the causal product
-    with ``[v | 1]`` gives numerator and normaliser in one pass. Equal to
+    Three kernels each way: the degree-2 features of q and k in one launch (the
+    map of :func:`effteach.poly_attention.feature_pair`, see
+    :func:`taylor2_features`), the chunk states, and the chunked product with the
+    normaliser; torch only sums the states over chunks. Equal to
     ``poly_attention(q, k, v, 2, scale, causal=True, backward="features")`` up to
     rounding.
 
@@ -437,11 +523,4 @@ def poly_attention_triton(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
     if isinstance(s, bool) or not isinstance(s, (int, float)) or not (
             math.isfinite(s) and s > 0):
         raise ValueError(f"scale: expected a finite float > 0 or None, got {scale!r}")
-    b, h, n, _ = q.shape
-    uq, wk = taylor2_features(q, s), taylor2_features(k, s)
-    ones = torch.ones(b, h, n, 1, dtype=v.dtype, device=v.device)
-    vv = torch.cat([v, ones], dim=-1)
-    r = uq.shape[-1]
-    y = chunk_causal_product(uq.reshape(b * h, n, r), wk.reshape(b * h, n, r),
-                             vv.reshape(b * h, n, d + 1)).reshape(b, h, n, d + 1)
-    return (y[..., :d] / y[..., d:]).to(q.dtype)
+    return _PolyAttentionTriton.apply(q, k, v, float(s))
