@@ -39,7 +39,7 @@ import torch
 import triton
 import triton.language as tl
 
-from effteach.checks import check_tensor
+from effteach.checks import check_int, check_tensor
 from effteach.device import INTERPRETER, check_kernel_dtype
 
 __all__ = ["chunk_causal_attention", "poly_attention_triton", "taylor2_features",
@@ -134,7 +134,7 @@ def _chunk_fwd_kernel(
 
 @triton.jit
 def _chunk_bwd_kernel(
-    u_ptr, w_ptr, v_ptr, do_ptr, o_ptr, den_ptr, s_ptr, ds_ptr,  # s: S_{<t}; ds: dS_{>t}
+    u_ptr, w_ptr, v_ptr, do_ptr, o_ptr, den_ptr, s_ptr, ds_ptr,  # S_{<t}, dS_{>t}
     du_ptr, dw_ptr, dv_ptr,
     n_ctx, R, E, n_chunks,
     DV: tl.constexpr,
@@ -255,11 +255,12 @@ def _taylor2_bwd_kernel(
 
 def taylor2_rank(d: int) -> int:
     """Rank of the degree-2 Taylor features, ``binom(d + 2, 2)``."""
+    d = check_int("d", d, 1)
     return 1 + d + d * (d + 1) // 2
 
 
 def _padded_rank(d: int) -> int:
-    return -(-taylor2_rank(d) // 16) * 16  # rows of 16-byte multiples, zero-padded
+    return -(-(1 + d + d * (d + 1) // 2) // 16) * 16  # zero-padded to 16 columns
 
 
 class _Taylor2Features(torch.autograd.Function):

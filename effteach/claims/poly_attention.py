@@ -109,21 +109,29 @@ def _gpu_speedup(ev: Evidence) -> CheckResult:
     summ = d["method"]["summary"]
     speed = {int(n): float(x) for n, x in summ["speedup"].items()}
     n_max = max(speed)
-    err = d["correctness"]["paper"]["grads_vs_exact_rel"]
-    crossed = summ["crossover_n_ctx"] is not None
-    verdict = ("holds" if crossed and speed[n_max] >= 2 else
-               "partly" if crossed or speed[n_max] >= 1 else "fails")
-    numbers = {"crossover n (None: not reached)": summ["crossover_n_ctx"],
+    cross = summ["crossover_n_ctx"]
+    errs = next(r["rel_err"] for r in d["records"]
+                if r["name"] == summ["contender"] and r["n_ctx"] == n_max)
+    target = cross is not None and cross <= 8192 and speed[n_max] >= 2
+    verdict = ("holds" if target else
+               "partly" if cross is not None or speed[n_max] >= 1 else "fails")
+    numbers = {"contender": summ["contender"],
+               "crossover n (None: not reached)": cross,
                f"FLASH time / poly time at n = {n_max}": speed[n_max],
-               "gradient error vs exact (paper route)": err}
+               f"gradient error vs fp32 SDPA at n = {n_max} (dq)": errs["dq"],
+               "gradient error vs exact (paper route, float64)":
+                   d["correctness"]["paper"]["grads_vs_exact_rel"]}
     return CheckResult(verdict, numbers,
                        detail=f"{d['env']['gpu']}, bf16, degree 2, rank 153, fwd+bwd")
 
 
 claim("poly_attention.gpu_speedup", paper=None, where="our H200 run",
-      text="At r <= 256, polynomial attention's fwd+bwd beats SDPA-FLASH beyond "
-           "some context length (crossover n, speedup at n = 32k).",
-      verdict="fails", section="on-a-gpu", heavy=True,
-      note="Plain-torch chunked prefix-sum scan on an H200: no crossover up to "
-           "n = 32k; at 32k it takes 2.4x FLASH's time (46.9 vs 19.6 ms). A fused "
-           "Triton kernel is not built (issue 19).")(_gpu_speedup)
+      text="At r <= 256, polynomial attention's fwd+bwd beats SDPA-FLASH from "
+           "n <= 8k on, and by at least 2x at n = 32k.",
+      verdict="holds", section="on-a-gpu", heavy=True,
+      note="The chunked Triton kernel on an H200 (bf16, d = 16, rank 153): 1.05x "
+           "FLASH at 8k, 3.4x at 16k, 8.5x at 32k (2.31 vs 19.58 ms). Below 8k its "
+           "time is a floor of about 1.2-1.4 ms of kernel launches. The plain-torch "
+           "scan never crosses up to 32k (0.43x there). The approximation, not the "
+           "kernel, sets the error: 3.4% on dq at 32k against float32 SDPA.")(
+    _gpu_speedup)

@@ -19,7 +19,12 @@ def _t(*shape, seed=0):
 
 def calls() -> dict:
     """name -> () -> Call (a valid call the harness perturbs)."""
+    from effteach.kernels import poly_attention as kp
+
     P = "effteach.poly_attention."  # noqa: N806
+    K = "effteach.kernels.poly_attention."  # noqa: N806
+    q16 = _t(1, 2, 20, 16, seed=3).float()
+    u = _t(2, 20, 24, seed=4).float()
     q, k, v = _t(1, 2, 8, 3, seed=0), _t(1, 2, 8, 3, seed=1), _t(1, 2, 8, 3, seed=2)
     return {
         P + "feature_rank": lambda: Call(pa.feature_rank, (4, 2)),
@@ -42,6 +47,12 @@ def calls() -> dict:
                                                 (q, k, v, v.clone())),
         P + "logit_inputs": lambda: Call(pa.logit_inputs, (8, 3, 1.0)),
         P + "rel_err": lambda: Call(pa.rel_err, (q, k)),
+        K + "taylor2_rank": lambda: Call(kp.taylor2_rank, (16,)),
+        K + "taylor2_features": lambda: Call(kp.taylor2_features, (q16[0, 0], 0.25)),
+        K + "chunk_causal_attention": lambda: Call(
+            kp.chunk_causal_attention, (u.abs(), u.flip(1).abs(), q16[0, :, :, :5])),
+        K + "poly_attention_triton": lambda: Call(kp.poly_attention_triton,
+                                                  (q16, q16.flip(2), q16, 2, 0.25)),
     }
 
 
