@@ -488,6 +488,7 @@ def _demo_program_memory():
 
 def _helpers_and_kernels() -> dict:
     from effteach import device, grading, io, source, symbolic, testing, viz, zoo
+    from effteach.kernels import attention as ka
     from effteach.kernels import foundations as kf
     from effteach.kernels import pebble_io as kp
 
@@ -565,6 +566,14 @@ def _helpers_and_kernels() -> dict:
             kp.flash_attn_bwd, *_fa_bwd_args(), False, 0.25),
         "effteach.kernels.pebble_io.model_bytes": lambda: C(kp.model_bytes, 64, 16, 4,
                                                             False, False, 16, 16),
+        "effteach.kernels.attention.attention": lambda: C(
+            ka.attention, x16(seed=1), x16(seed=2), x16(seed=3), True, 0.25,
+            torch.tensor([5])),
+        "effteach.kernels.attention.attention_fwd": lambda: C(
+            ka.attention_fwd, x16(seed=1), x16(seed=2), x16(seed=3), False, 0.25,
+            None),
+        "effteach.kernels.attention.attention_mask": lambda: C(
+            ka.attention_mask, 4, 6, True, torch.tensor([6, 3]), "cpu"),
     }
 
 

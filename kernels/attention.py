@@ -1,0 +1,481 @@
+"""Dense attention in Triton, the tuned variant: any strides, n_q != n_k, padding.
+
+The teaching kernel of :mod:`effteach.kernels.pebble_io` is FlashAttention-2 at its
+plainest. This one keeps its algorithm and adds what users' calls need and what
+the benchmark asks for:
+
+* **Any layout.** ``q``, ``k``, ``v`` are read through their strides, so the usual
+  ``(batch, n, heads, d)`` tensor transposed to ``(batch, heads, n, d)`` costs no
+  copy (only the last axis must be contiguous).
+* **``n_q != n_k`` and key padding.** Decoding with a KV cache and cross-attention
+  have fewer queries than keys. Causal masking is aligned bottom-right (query ``i``
+  sees keys ``j <= i + L - n_q``, the decoding convention of FlashAttention-2 and
+  ``torch.nn.attention.bias.causal_lower_right``), and ``kv_lens[b]`` keys of batch
+  row ``b`` are valid. A query row that sees no key gets a zero output.
+* **Two stages per causal row block.** Key blocks that every query of the block
+  sees are streamed without any mask arithmetic; only the blocks that cross the
+  diagonal (or the padding edge) pay for the mask.
+* **Per-shape configuration.** On a GPU the tile sizes, warps and pipeline
+  stages are autotuned once per (n_q, n_k, d, causal) and cached by Triton; the
+  interpreter runs one pinned configuration.
+
+Credit: FlashAttention-2 (Dao 2023) and the Triton tutorial "Fused Attention"
+(stage split); written here from scratch.
+Book: notebooks/pebble_io/lecture.md, "A Triton FlashAttention".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import warnings
+
+import numpy as np
+import torch
+import triton
+import triton.language as tl
+
+from effteach.device import INTERPRETER, check_kernel_dtype
+
+__all__ = ["attention", "attention_fwd", "attention_mask"]
+
+LOG2E = 1.4426950408889634
+
+
+@triton.jit
+def _fwd_kernel(
+    q_ptr, k_ptr, v_ptr, o_ptr, lse_ptr, lens_ptr,
+    sqb, sqh, sqn, skb, skh, skn, svb, svh, svn,  # input strides (last axis: 1)
+    n_heads, n_q, n_k, scale_log2,
+    CAUSAL: tl.constexpr, HAS_LENS: tl.constexpr, D: tl.constexpr,
+    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
+):
+    start_m = tl.program_id(0)
+    bh = tl.program_id(1)
+    b = bh // n_heads
+    h = bh % n_heads
+    length = n_k
+    if HAS_LENS:
+        length = tl.minimum(tl.load(lens_ptr + b), n_k)
+    shift = length - n_q  # bottom-right alignment: row i sees keys j <= i + shift
+    offs_m = start_m * BLOCK_M + tl.arange(0, BLOCK_M)
+    offs_d = tl.arange(0, D)
+    row_ok = offs_m < n_q
+    qb = q_ptr + b.to(tl.int64) * sqb + h.to(tl.int64) * sqh
+    kb = k_ptr + b.to(tl.int64) * skb + h.to(tl.int64) * skh
+    vb = v_ptr + b.to(tl.int64) * svb + h.to(tl.int64) * svh
+    q = tl.load(qb + offs_m[:, None] * sqn + offs_d[None, :], mask=row_ok[:, None],
+                other=0.0)
+    m_i = tl.full((BLOCK_M,), -float("inf"), tl.float32)
+    l_i = tl.zeros((BLOCK_M,), tl.float32)
+    acc = tl.zeros((BLOCK_M, D), tl.float32)
+    # keys [0, full) are seen by every row of the block; [full, hi) need the mask
+    hi = length
+    full = length
+    if CAUSAL:
+        hi = tl.maximum(tl.minimum(length, start_m * BLOCK_M + BLOCK_M + shift), 0)
+        full = tl.maximum(tl.minimum(length, start_m * BLOCK_M + 1 + shift), 0)
+    full = (full // BLOCK_N) * BLOCK_N
+    offs_n0 = tl.arange(0, BLOCK_N)
+    for start_n in range(0, full, BLOCK_N):  # stage 1: no masks at all
+        offs_n = start_n + offs_n0
+        k = tl.load(kb + offs_n[:, None] * skn + offs_d[None, :])
+        v = tl.load(vb + offs_n[:, None] * svn + offs_d[None, :])
+        s = tl.dot(q, tl.trans(k)) * scale_log2
+        m_new = tl.maximum(m_i, tl.max(s, axis=1))
+        p = tl.math.exp2(s - m_new[:, None])
+        alpha = tl.math.exp2(m_i - m_new)
+        l_i = l_i * alpha + tl.sum(p, axis=1)
+        acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v)
+        m_i = m_new
+    for start_n in range(full, hi, BLOCK_N):  # stage 2: the diagonal and the edge
+        offs_n = start_n + offs_n0
+        col_ok = offs_n < length
+        k = tl.load(kb + offs_n[:, None] * skn + offs_d[None, :], mask=col_ok[:, None],
+                    other=0.0)
+        v = tl.load(vb + offs_n[:, None] * svn + offs_d[None, :], mask=col_ok[:, None],
+                    other=0.0)
+        s = tl.dot(q, tl.trans(k)) * scale_log2
+        keep = col_ok[None, :]
+        if CAUSAL:
+            keep = keep & (offs_n[None, :] <= offs_m[:, None] + shift)
+        s = tl.where(keep, s, -float("inf"))
+        m_new = tl.maximum(m_i, tl.max(s, axis=1))
+        m_safe = tl.where(m_new == -float("inf"), 0.0, m_new)  # rows seeing nothing
+        p = tl.math.exp2(s - m_safe[:, None])
+        alpha = tl.math.exp2(m_i - m_safe)
+        l_i = l_i * alpha + tl.sum(p, axis=1)
+        acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v)
+        m_i = m_new
+    l_safe = tl.where(l_i == 0.0, 1.0, l_i)
+    rows = bh.to(tl.int64) * n_q + offs_m
+    tl.store(o_ptr + rows[:, None] * D + offs_d[None, :],
+             (acc / l_safe[:, None]).to(o_ptr.dtype.element_ty), mask=row_ok[:, None])
+    tl.store(lse_ptr + rows, m_i + tl.math.log2(l_safe), mask=row_ok)
+
+
+@triton.jit
+def _delta_kernel(o_ptr, do_ptr, delta_ptr, n_rows, D: tl.constexpr,
+                  BLOCK_M: tl.constexpr):
+    offs_m = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)
+    offs_d = tl.arange(0, D)
+    ok = offs_m < n_rows
+    ptrs = offs_m.to(tl.int64)[:, None] * D + offs_d[None, :]
+    o = tl.load(o_ptr + ptrs, mask=ok[:, None], other=0.0).to(tl.float32)
+    do = tl.load(do_ptr + ptrs, mask=ok[:, None], other=0.0).to(tl.float32)
+    tl.store(delta_ptr + offs_m, tl.sum(o * do, axis=1), mask=ok)
+
+
+@triton.jit
+def _bwd_dkdv_kernel(
+    q_ptr, k_ptr, v_ptr, do_ptr, lse_ptr, delta_ptr, dk_ptr, dv_ptr, lens_ptr,
+    sqb, sqh, sqn, skb, skh, skn, svb, svh, svn,
+    n_heads, n_q, n_k, scale, scale_log2,
+    CAUSAL: tl.constexpr, HAS_LENS: tl.constexpr, D: tl.constexpr,
+    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
+):
+    start_n = tl.program_id(0)
+    bh = tl.program_id(1)
+    b = bh // n_heads
+    h = bh % n_heads
+    length = n_k
+    if HAS_LENS:
+        length = tl.minimum(tl.load(lens_ptr + b), n_k)
+    shift = length - n_q
+    offs_n = start_n * BLOCK_N + tl.arange(0, BLOCK_N)
+    offs_d = tl.arange(0, D)
+    col_ok = offs_n < length
+    kb = k_ptr + b.to(tl.int64) * skb + h.to(tl.int64) * skh
+    vb = v_ptr + b.to(tl.int64) * svb + h.to(tl.int64) * svh
+    qb = q_ptr + b.to(tl.int64) * sqb + h.to(tl.int64) * sqh
+    k = tl.load(kb + offs_n[:, None] * skn + offs_d[None, :], mask=col_ok[:, None],
+                other=0.0)
+    v = tl.load(vb + offs_n[:, None] * svn + offs_d[None, :], mask=col_ok[:, None],
+                other=0.0)
+    dk = tl.zeros((BLOCK_N, D), tl.float32)
+    dv = tl.zeros((BLOCK_N, D), tl.float32)
+    lo = 0
+    if CAUSAL:  # rows i < j - shift see none of these keys
+        lo = tl.maximum(start_n * BLOCK_N - shift, 0)
+        lo = (lo // BLOCK_M) * BLOCK_M
+    hi = tl.where(start_n * BLOCK_N >= length, 0, n_q)  # padding: nobody sees these
+    rbase = bh.to(tl.int64) * n_q
+    for start_m in range(lo, hi, BLOCK_M):
+        offs_m = start_m + tl.arange(0, BLOCK_M)
+        row_ok = offs_m < n_q
+        q = tl.load(qb + offs_m[:, None] * sqn + offs_d[None, :], mask=row_ok[:, None],
+                    other=0.0)
+        do = tl.load(do_ptr + (rbase + offs_m)[:, None] * D + offs_d[None, :],
+                     mask=row_ok[:, None], other=0.0)
+        lse = tl.load(lse_ptr + rbase + offs_m, mask=row_ok, other=0.0)
+        delta = tl.load(delta_ptr + rbase + offs_m, mask=row_ok, other=0.0)
+        st = tl.dot(k, tl.trans(q)) * scale_log2  # (BLOCK_N, BLOCK_M)
+        keep = col_ok[:, None] & row_ok[None, :]
+        if CAUSAL:
+            keep = keep & (offs_n[:, None] <= offs_m[None, :] + shift)
+        pt = tl.where(keep, tl.math.exp2(st - lse[None, :]), 0.0)
+        dv += tl.dot(pt.to(do.dtype), do)
+        dpt = tl.dot(v, tl.trans(do))
+        dst = pt * (dpt - delta[None, :])
+        dk += tl.dot(dst.to(q.dtype), q)
+    out = (bh.to(tl.int64) * n_k + offs_n)[:, None] * D + offs_d[None, :]
+    n_ok = offs_n < n_k
+    tl.store(dk_ptr + out, (dk * scale).to(dk_ptr.dtype.element_ty), mask=n_ok[:, None])
+    tl.store(dv_ptr + out, dv.to(dv_ptr.dtype.element_ty), mask=n_ok[:, None])
+
+
+@triton.jit
+def _bwd_dq_kernel(
+    q_ptr, k_ptr, v_ptr, do_ptr, lse_ptr, delta_ptr, dq_ptr, lens_ptr,
+    sqb, sqh, sqn, skb, skh, skn, svb, svh, svn,
+    n_heads, n_q, n_k, scale, scale_log2,
+    CAUSAL: tl.constexpr, HAS_LENS: tl.constexpr, D: tl.constexpr,
+    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
+):
+    start_m = tl.program_id(0)
+    bh = tl.program_id(1)
+    b = bh // n_heads
+    h = bh % n_heads
+    length = n_k
+    if HAS_LENS:
+        length = tl.minimum(tl.load(lens_ptr + b), n_k)
+    shift = length - n_q
+    offs_m = start_m * BLOCK_M + tl.arange(0, BLOCK_M)
+    offs_d = tl.arange(0, D)
+    row_ok = offs_m < n_q
+    qb = q_ptr + b.to(tl.int64) * sqb + h.to(tl.int64) * sqh
+    kb = k_ptr + b.to(tl.int64) * skb + h.to(tl.int64) * skh
+    vb = v_ptr + b.to(tl.int64) * svb + h.to(tl.int64) * svh
+    rows = bh.to(tl.int64) * n_q + offs_m
+    q = tl.load(qb + offs_m[:, None] * sqn + offs_d[None, :], mask=row_ok[:, None],
+                other=0.0)
+    do = tl.load(do_ptr + rows[:, None] * D + offs_d[None, :], mask=row_ok[:, None],
+                 other=0.0)
+    lse = tl.load(lse_ptr + rows, mask=row_ok, other=0.0)
+    delta = tl.load(delta_ptr + rows, mask=row_ok, other=0.0)
+    dq = tl.zeros((BLOCK_M, D), tl.float32)
+    hi = length
+    if CAUSAL:
+        hi = tl.maximum(tl.minimum(length, start_m * BLOCK_M + BLOCK_M + shift), 0)
+    for start_n in range(0, hi, BLOCK_N):
+        offs_n = start_n + tl.arange(0, BLOCK_N)
+        col_ok = offs_n < length
+        k = tl.load(kb + offs_n[:, None] * skn + offs_d[None, :], mask=col_ok[:, None],
+                    other=0.0)
+        v = tl.load(vb + offs_n[:, None] * svn + offs_d[None, :], mask=col_ok[:, None],
+                    other=0.0)
+        s = tl.dot(q, tl.trans(k)) * scale_log2
+        keep = row_ok[:, None] & col_ok[None, :]
+        if CAUSAL:
+            keep = keep & (offs_n[None, :] <= offs_m[:, None] + shift)
+        p = tl.where(keep, tl.math.exp2(s - lse[:, None]), 0.0)
+        dp = tl.dot(do, tl.trans(v))
+        ds = p * (dp - delta[:, None])
+        dq += tl.dot(ds.to(k.dtype), k)
+    tl.store(dq_ptr + rows[:, None] * D + offs_d[None, :],
+             (dq * scale).to(dq_ptr.dtype.element_ty), mask=row_ok[:, None])
+
+
+def _configs(backward: bool) -> list[tuple[int, int, int, int]]:
+    """(BLOCK_M, BLOCK_N, num_warps, num_stages) candidates; one in the interpreter."""
+    if INTERPRETER:
+        return [(16, 16, 1, 1)]
+    if backward:
+        return [(64, 64, 4, 2), (64, 128, 8, 2), (128, 64, 8, 2), (32, 64, 4, 3)]
+    return [(128, 64, 8, 3), (128, 128, 8, 2), (64, 64, 4, 3), (128, 64, 4, 3),
+            (64, 128, 4, 2)]
+
+
+#: chosen configuration per (kernel, n_q, n_k, d, causal, dtype): the tuning cache
+_TUNED: dict[tuple, tuple[int, int, int, int]] = {}
+
+
+def _pick(name, key, launch, backward):
+    """The fastest candidate for ``key`` (timed once on a GPU), cached."""
+    cands = _configs(backward)
+    if len(cands) == 1:
+        return cands[0]
+    if (name, *key) not in _TUNED:
+        from triton.testing import do_bench
+
+        times = {}
+        for c in cands:
+            try:
+                times[c] = do_bench(lambda c=c: launch(c), warmup=5, rep=20)
+            except Exception:  # noqa: BLE001  (out of resources: not a candidate)
+                continue
+        _TUNED[(name, *key)] = min(times, key=times.get)
+    return _TUNED[(name, *key)]
+
+
+@contextlib.contextmanager
+def _as_on_a_gpu():
+    """NaN and inf propagate silently in the interpreter, as on a GPU."""
+    if not INTERPRETER:
+        yield
+        return
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield
+
+
+def _check(q, k, v, causal, scale, kv_lens):
+    for name, t in (("q", q), ("k", k), ("v", v)):
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"{name}: expected a torch.Tensor, got {type(t).__name__}")
+        if not t.is_floating_point():
+            raise TypeError(f"{name}: expected a floating dtype, got {t.dtype}")
+        check_kernel_dtype(name, t)
+        if t.dim() != 4:
+            raise ValueError(f"{name}: expected shape (batch, heads, n, d_head), got "
+                             f"{tuple(t.shape)}")
+        want = "cpu" if INTERPRETER else "cuda"
+        if t.device.type != want:
+            where = ("CPU tensors (Triton interpreter)" if INTERPRETER
+                     else "CUDA tensors")
+            raise ValueError(f"{name}: expected {where}, got device {t.device}")
+    b, h, n_q, d = q.shape
+    if q.numel() == 0:
+        raise ValueError(f"q: expected a non-empty tensor, got shape {tuple(q.shape)}")
+    if d not in (16, 32, 64, 128):
+        raise ValueError(f"q: expected d_head in (16, 32, 64, 128), got {d}")
+    if k.shape[:2] != (b, h) or k.shape[3] != d:
+        raise ValueError(f"k: expected (batch, heads, n_k, d) = ({b}, {h}, n_k, {d}), "
+                         f"got {tuple(k.shape)}")
+    if v.shape != k.shape:
+        raise ValueError(f"v: expected the shape of k {tuple(k.shape)}, got "
+                         f"{tuple(v.shape)}")
+    for name, t in (("k", k), ("v", v)):
+        if t.dtype != q.dtype or t.device != q.device:
+            raise ValueError(f"{name}: expected dtype {q.dtype} on {q.device} as q, "
+                             f"got {t.dtype} on {t.device}")
+    if k.shape[2] < 1:
+        raise ValueError(f"k: expected n_k >= 1, got shape {tuple(k.shape)}")
+    if not isinstance(causal, bool):
+        raise TypeError(f"causal: expected a bool, got {type(causal).__name__}")
+    if scale is not None and (isinstance(scale, bool) or not isinstance(
+            scale, (int, float)) or not math.isfinite(scale) or scale <= 0):
+        raise ValueError(f"scale: expected a finite float > 0 or None, got {scale!r}")
+    if kv_lens is not None:
+        if not isinstance(kv_lens, torch.Tensor) or kv_lens.dtype not in (
+                torch.int32, torch.int64):
+            raise TypeError("kv_lens: expected an int32/int64 tensor of shape (batch,)")
+        if kv_lens.shape != (b,) or kv_lens.device != q.device:
+            raise ValueError(f"kv_lens: expected shape ({b},) on {q.device}, got "
+                             f"{tuple(kv_lens.shape)} on {kv_lens.device}")
+        lo, hi = torch.stack(torch.aminmax(kv_lens)).tolist()  # one sync
+        if lo < 0 or hi > k.shape[2]:
+            raise ValueError(f"kv_lens: expected lengths in [0, {k.shape[2]}], got "
+                             f"[{lo}, {hi}]")
+
+
+def _strides(t):
+    if t.stride(-1) != 1:
+        t = t.contiguous()
+    return t, t.stride()[:3]
+
+
+def attention_fwd(q, k, v, causal: bool = False, scale: float | None = None,
+                  kv_lens: torch.Tensor | None = None):
+    """Forward pass: ``(o, lse)`` with ``lse`` the row log-sum-exp in log2 units.
+
+    Args:
+        q: ``(batch, heads, n_q, d)``, any strides with a contiguous last axis;
+            d in {16, 32, 64, 128}; fp32/fp16 (bf16 on a GPU).
+        k: ``(batch, heads, n_k, d)``, dtype and device of ``q``.
+        v: as ``k``.
+        causal: bottom-right causal mask (query i sees keys ``j <= i + L - n_q``).
+        scale: softmax scale, default ``1 / sqrt(d)``.
+        kv_lens: ``(batch,)`` valid keys per batch row (the rest is padding), or
+            ``None`` for all ``n_k``.
+
+    Returns:
+        ``o`` contiguous ``(batch, heads, n_q, d)`` in q's dtype (zero where a row
+        sees no key) and ``lse`` float32 ``(batch, heads, n_q)``.
+    """
+    _check(q, k, v, causal, scale, kv_lens)
+    return _fwd(q, k, v, causal, scale, kv_lens)
+
+
+def _fwd(q, k, v, causal, scale, kv_lens):
+    b, h, n_q, d = q.shape
+    n_k = k.shape[2]
+    scale = 1.0 / math.sqrt(d) if scale is None else float(scale)
+    (q, sq), (k, sk), (v, sv) = _strides(q), _strides(k), _strides(v)
+    o = torch.empty(b, h, n_q, d, dtype=q.dtype, device=q.device)
+    lse = torch.empty(b, h, n_q, dtype=torch.float32, device=q.device)
+    lens = (kv_lens.to(torch.int32) if kv_lens is not None
+            else torch.empty(1, dtype=torch.int32, device=q.device))
+
+    def launch(c):
+        bm, bn, warps, stages = c
+        _fwd_kernel[(triton.cdiv(n_q, bm), b * h)](
+            q, k, v, o, lse, lens, *sq, *sk, *sv, h, n_q, n_k, scale * LOG2E,
+            CAUSAL=causal, HAS_LENS=kv_lens is not None, D=d, BLOCK_M=bm,
+            BLOCK_N=bn, num_warps=warps, num_stages=stages)
+
+    with _as_on_a_gpu():
+        launch(_pick("fwd", (n_q, n_k, d, causal, q.dtype), launch, False))
+    return o, lse
+
+
+def _bwd(q, k, v, o, lse, do, causal, scale, kv_lens):
+    b, h, n_q, d = q.shape
+    n_k = k.shape[2]
+    scale = 1.0 / math.sqrt(d) if scale is None else float(scale)
+    (q, sq), (k, sk), (v, sv) = _strides(q), _strides(k), _strides(v)
+    do = do.contiguous()
+    delta = torch.empty_like(lse)
+    dq = torch.empty(b, h, n_q, d, dtype=q.dtype, device=q.device)
+    dk = torch.empty(b, h, n_k, d, dtype=q.dtype, device=q.device)
+    dv = torch.empty_like(dk)
+    lens = (kv_lens.to(torch.int32) if kv_lens is not None
+            else torch.empty(1, dtype=torch.int32, device=q.device))
+    common = dict(CAUSAL=causal, HAS_LENS=kv_lens is not None, D=d)
+    rows = b * h * n_q
+    bmd = 16 if INTERPRETER else 64
+
+    def launch_kv(c):
+        bm, bn, warps, stages = c
+        _bwd_dkdv_kernel[(triton.cdiv(n_k, bn), b * h)](
+            q, k, v, do, lse, delta, dk, dv, lens, *sq, *sk, *sv, h, n_q, n_k, scale,
+            scale * LOG2E, BLOCK_M=bm, BLOCK_N=bn, num_warps=warps,
+            num_stages=stages, **common)
+
+    def launch_q(c):
+        bm, bn, warps, stages = c
+        _bwd_dq_kernel[(triton.cdiv(n_q, bm), b * h)](
+            q, k, v, do, lse, delta, dq, lens, *sq, *sk, *sv, h, n_q, n_k, scale,
+            scale * LOG2E, BLOCK_M=bm, BLOCK_N=bn, num_warps=warps,
+            num_stages=stages, **common)
+
+    key = (n_q, n_k, d, causal, q.dtype)
+    with _as_on_a_gpu():
+        _delta_kernel[(triton.cdiv(rows, bmd),)](o, do, delta, rows, D=d,
+                                                 BLOCK_M=bmd)
+        launch_kv(_pick("dkdv", key, launch_kv, True))
+        launch_q(_pick("dq", key, launch_q, True))
+    return dq, dk, dv
+
+
+class _Attention(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, q, k, v, causal, scale, kv_lens):
+        o, lse = _fwd(q, k, v, causal, scale, kv_lens)
+        ctx.save_for_backward(q, k, v, o, lse)
+        ctx.opts = (causal, scale, kv_lens)
+        return o
+
+    @staticmethod
+    def backward(ctx, do):
+        q, k, v, o, lse = ctx.saved_tensors
+        dq, dk, dv = _bwd(q, k, v, o, lse, do, *ctx.opts)
+        return dq, dk, dv, None, None, None
+
+
+def attention(q, k, v, causal: bool = False, scale: float | None = None,
+              kv_lens: torch.Tensor | None = None) -> torch.Tensor:
+    """Differentiable attention output; the arguments of :func:`attention_fwd`.
+
+    Book: notebooks/pebble_io/lecture.md, "A Triton FlashAttention".
+    """
+    _check(q, k, v, causal, scale, kv_lens)
+    return _Attention.apply(q, k, v, causal, scale, kv_lens)
+
+
+def attention_mask(n_q: int, n_k: int, causal: bool = False,
+                   kv_lens: torch.Tensor | None = None,
+                   device: str | torch.device = "cpu") -> torch.Tensor:
+    """The boolean mask the kernels apply, ``(batch or 1, 1, n_q, n_k)``.
+
+    ``True`` where query i may see key j: ``j < L_b`` and, if causal,
+    ``j <= i + L_b - n_q``. For references (SDPA with ``attn_mask``) and tests.
+    """
+    for name, x in (("n_q", n_q), ("n_k", n_k)):
+        if isinstance(x, bool) or not isinstance(x, int) or x < 1:
+            raise ValueError(f"{name}: expected an int >= 1, got {x!r}")
+    if not isinstance(causal, bool):
+        raise TypeError(f"causal: expected a bool, got {type(causal).__name__}")
+    if not isinstance(device, (str, torch.device)):
+        raise TypeError(f"device: expected a str or torch.device, got {device!r}")
+    try:
+        device = torch.device(device)
+    except RuntimeError as exc:
+        raise ValueError(f"device: not a device name: {device!r}") from exc
+    if kv_lens is None:
+        lens = torch.tensor([n_k], device=device)
+    else:
+        if not isinstance(kv_lens, torch.Tensor) or kv_lens.dim() != 1 or (
+                kv_lens.dtype not in (torch.int32, torch.int64)):
+            raise TypeError("kv_lens: expected a 1-D int32/int64 tensor")
+        if kv_lens.device.type != device.type or device.index not in (
+                None, kv_lens.device.index):
+            raise ValueError(f"kv_lens: expected device {device}, got {kv_lens.device}")
+        lens = kv_lens.to(torch.int64)
+    i = torch.arange(n_q, device=device)[:, None]
+    j = torch.arange(n_k, device=device)[None, :]
+    lens = lens[:, None, None, None]
+    keep = j < lens
+    if causal:
+        keep = keep & (j <= i + lens - n_q)
+    return keep
