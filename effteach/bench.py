@@ -27,9 +27,10 @@ from pathlib import Path
 
 import torch
 
-#: chapters with a benchmark module ``effteach.<slug>.bench``
-BENCH_SLUGS = ("draft_attention", "fastcar", "foundations", "looped_mlp", "pebble_io",
-               "poly_attention")
+#: chapters with a benchmark module ``effteach.<slug>.bench`` (``kernels``: every
+#: attention kernel of the book against SDPA, :mod:`effteach.kernels.bench`)
+BENCH_SLUGS = ("draft_attention", "fastcar", "foundations", "kernels", "looped_mlp",
+               "pebble_io", "poly_attention")
 
 RESULTS_DIR = Path(__file__).resolve().parent.parent / "results" / "gpu"
 

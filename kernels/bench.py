@@ -1,0 +1,208 @@
+"""Every attention kernel of the book against SDPA, as a user calls it.
+
+``python -m effteach.bench kernels`` (on a GPU) writes ``results/gpu/kernels.json``.
+Each shape is timed in one interleaved run (``time_interleaved``: do_bench medians,
+L2 flushed before every repetition), with inputs made as a model makes them: a
+``(batch, n, heads, d)`` tensor transposed to ``(batch, heads, n, d)``, not
+contiguous, and the default call path of every kernel (no per-call tuning).
+
+Contenders, dense (forward, and forward + backward through ``autograd.grad``):
+
+* ``sdpa_flash`` / ``sdpa_cudnn``: ``scaled_dot_product_attention`` with the backend
+  forced;
+* ``teaching``: :func:`effteach.kernels.pebble_io.flash_attn`;
+* ``tuned``: :func:`effteach.kernels.attention.attention`.
+
+Decoding shapes (``n_q < n_k``, bottom-right causal) compare ``tuned`` with SDPA
+given the same boolean mask (``EFFICIENT``, the backend that takes one).
+
+Book: notebooks/pebble_io/lecture.md (issue "Kernels at H200 speed").
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import torch
+
+#: (batch, heads, n, d, causal): the issue's grid, small batch x heads included
+DENSE_SHAPES = tuple(
+    (b, h, n, d, c)
+    for (b, h, n, d) in ((2, 16, 8192, 128), (1, 8, 16384, 128), (4, 16, 4096, 64),
+                         (1, 2, 4097, 64), (1, 16, 1024, 128), (1, 4, 65536, 128),
+                         (1, 2, 131072, 128))
+    for c in (False, True)
+)
+#: (batch, heads, n_q, n_k, d): decoding with a cache and a chunked prefill
+DECODE_SHAPES = ((8, 32, 1, 8192, 128), (4, 32, 16, 32768, 128),
+                 (1, 16, 1024, 16384, 128))
+QUICK_DENSE = ((1, 2, 1024, 64, False), (1, 2, 1024, 64, True))
+QUICK_DECODE = ((2, 4, 16, 1024, 64),)
+DEV = "cuda"
+
+
+def _flops(b, h, n_q, n_k, d, causal):
+    """Forward FLOPs: two matmuls, halved when causal (n_q = n_k)."""
+    f = 4 * b * h * n_q * n_k * d
+    return f / 2 if causal else f
+
+
+def _inputs(b, h, n_q, n_k, d, dtype, seed=0):
+    gen = torch.Generator(device=DEV).manual_seed(seed)
+
+    def make(n):  # (b, n, h, d) transposed: the layout a model produces
+        return torch.randn(b, n, h, d, generator=gen, device=DEV, dtype=torch.float32
+                           ).to(dtype).transpose(1, 2)
+    return make(n_q), make(n_k), make(n_k), make(n_q).contiguous()
+
+
+def _sdpa(backend, causal, mask=None):
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    be = {"flash": SDPBackend.FLASH_ATTENTION, "cudnn": SDPBackend.CUDNN_ATTENTION,
+          "efficient": SDPBackend.EFFICIENT_ATTENTION, "math": SDPBackend.MATH}[backend]
+
+    def f(q, k, v):
+        with sdpa_kernel([be]):
+            return torch.nn.functional.scaled_dot_product_attention(
+                q, k, v, attn_mask=mask, is_causal=causal and mask is None)
+    return f
+
+
+def _fwd_bwd(f, q, k, v, do):
+    q, k, v = (t.detach().requires_grad_() for t in (q, k, v))
+    out = f(q, k, v)
+    return torch.autograd.grad(out, (q, k, v), do)
+
+
+def _time(fns, rounds, rep_ms):
+    if DEV == "cuda":
+        from effteach.bench import time_interleaved
+
+        return time_interleaved(fns, rounds=rounds, rep_ms=rep_ms)
+    out = {}
+    for name, fn in fns.items():  # the CPU smoke run: best of 2 wall times
+        best = math.inf
+        for _ in range(2):
+            t0 = time.perf_counter()
+            fn()
+            best = min(best, time.perf_counter() - t0)
+        out[name] = 1e3 * best
+    return out
+
+
+def ratios(ms: dict[str, float], ours: str, against: tuple[str, ...]) -> dict:
+    """``their time / our time`` for each baseline that was timed (> 1: we win).
+
+    Args:
+        ms: contender -> milliseconds.
+        ours: the contender whose speed is reported.
+        against: the baselines.
+
+    Returns:
+        ``{f"{ours}_vs_{b}": ms[b] / ms[ours]}`` for the baselines present.
+    """
+    if not isinstance(ms, dict):
+        raise TypeError(f"ms: expected a dict of contender -> ms, got {ms!r}")
+    if not isinstance(ours, str):
+        raise TypeError(f"ours: expected a contender name, got {ours!r}")
+    if ours not in ms:
+        raise ValueError(f"ours: {ours!r} was not timed (timed: {sorted(ms)})")
+    if not isinstance(against, (tuple, list)) or not all(
+            isinstance(b, str) for b in against):
+        raise TypeError(f"against: expected a tuple of names, got {against!r}")
+    if not ms[ours] > 0:
+        raise ValueError(f"ms: expected a positive time for {ours!r}, got {ms}")
+    return {f"{ours}_vs_{b}": ms[b] / ms[ours] for b in against if ms.get(b)}
+
+
+def _dense(shape, dtype, rounds, rep_ms):
+    from effteach.kernels.attention import attention
+    from effteach.kernels.pebble_io import flash_attn
+
+    b, h, n, d, causal = shape
+    q, k, v, do = _inputs(b, h, n, n, d, dtype)
+    fwd = {"sdpa_flash": _sdpa("flash", causal), "sdpa_cudnn": _sdpa("cudnn", causal),
+           "teaching": lambda q, k, v: flash_attn(q, k, v, causal),
+           "tuned": lambda q, k, v: attention(q, k, v, causal)}
+    if DEV != "cuda":  # the smoke run: no FLASH/cuDNN on a CPU
+        fwd = {"sdpa_math": _sdpa("math", causal), "teaching": fwd["teaching"],
+               "tuned": fwd["tuned"]}
+    fns, errors = {}, {}
+    for name, f in fwd.items():
+        try:
+            f(q, k, v)
+            _fwd_bwd(f, q, k, v, do)
+        except (RuntimeError, ValueError) as exc:  # a backend that does not run here
+            errors[name] = str(exc).splitlines()[0][:200]
+            continue
+        fns[f"{name}_fwd"] = lambda f=f: f(q, k, v)
+        fns[f"{name}_fwdbwd"] = lambda f=f: _fwd_bwd(f, q, k, v, do)
+    ms = _time(fns, rounds, rep_ms)
+    base = ("sdpa_flash", "sdpa_cudnn", "sdpa_math", "teaching")
+    rec = {"kind": "dense", "batch": b, "heads": h, "n_q": n, "n_k": n, "d": d,
+           "causal": causal, "dtype": str(dtype).split(".")[1], "ms": ms,
+           "errors": errors,
+           "tflops_fwd": {k: _flops(b, h, n, n, d, causal) / v / 1e9
+                          for k, v in ms.items() if k.endswith("_fwd")}}
+    for part in ("fwd", "fwdbwd"):
+        part_ms = {k.rsplit("_", 1)[0]: v for k, v in ms.items()
+                   if k.endswith(f"_{part}")}
+        if "tuned" in part_ms:
+            rec[f"ratios_{part}"] = ratios(part_ms, "tuned", base)
+    return rec
+
+
+def _decode(shape, dtype, rounds, rep_ms):
+    from effteach.kernels.attention import attention, attention_mask
+
+    b, h, n_q, n_k, d = shape
+    q, k, v, _ = _inputs(b, h, n_q, n_k, d, dtype)
+    mask = attention_mask(n_q, n_k, True, device=DEV)
+    fns = {"sdpa_efficient_fwd": lambda: _sdpa("efficient", False, mask)(q, k, v),
+           "tuned_fwd": lambda: attention(q, k, v, causal=True)}
+    if DEV != "cuda":
+        fns["sdpa_efficient_fwd"] = lambda: _sdpa("math", False, mask)(q, k, v)
+    ref = fns["sdpa_efficient_fwd"]().float()
+    err = float((fns["tuned_fwd"]().float() - ref).abs().max())
+    ms = _time(fns, rounds, rep_ms)
+    return {"kind": "decode", "batch": b, "heads": h, "n_q": n_q, "n_k": n_k, "d": d,
+            "causal": True, "dtype": str(dtype).split(".")[1], "ms": ms,
+            "max_abs_err_vs_sdpa": err,
+            "ratios_fwd": ratios({"tuned": ms["tuned_fwd"],
+                                  "sdpa_efficient": ms["sdpa_efficient_fwd"]},
+                                 "tuned", ("sdpa_efficient",))}
+
+
+def run(quick: bool = False, dtype=torch.bfloat16, dense=None, decode=None):
+    """Records and method (called by :mod:`effteach.bench`)."""
+    from tqdm.auto import tqdm
+
+    dense = dense or (QUICK_DENSE if quick else DENSE_SHAPES)
+    decode = decode or (QUICK_DECODE if quick else DECODE_SHAPES)
+    rounds, rep = (2, 10) if quick else (3, 25)
+    records = []
+    for shape in tqdm(dense, desc="dense"):
+        records.append(_dense(shape, dtype, rounds, rep))
+        if DEV == "cuda":
+            torch.cuda.empty_cache()
+    for shape in tqdm(decode, desc="decode"):
+        records.append(_decode(shape, dtype, rounds, rep))
+    method = {"dtype": str(dtype).split(".")[1],
+              "inputs": "(batch, n, heads, d) transposed to (batch, heads, n, d)",
+              "work": "forward; forward + backward via torch.autograd.grad",
+              "ratio": "baseline ms / tuned ms (> 1: the tuned kernel is faster)"}
+    return records, method
+
+
+def smoke() -> list[dict]:
+    """The CPU run of the same code (interpreter, tiny shapes, float32)."""
+    global DEV
+    old, DEV = DEV, "cpu"
+    try:
+        return run(quick=True, dtype=torch.float32,
+                   dense=((1, 2, 40, 16, False), (1, 2, 40, 16, True)),
+                   decode=((1, 2, 3, 50, 16),))[0]
+    finally:
+        DEV = old
