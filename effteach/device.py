@@ -10,8 +10,12 @@ Book: book/howto.md, "Running the notebooks".
 
 from __future__ import annotations
 
+import contextlib
 import os
+import warnings
+from collections.abc import Iterator
 
+import numpy as np
 import torch
 
 from effteach.checks import typed
@@ -75,3 +79,20 @@ def describe() -> dict[str, str]:
         "triton": triton.__version__,
     }
     return info
+
+
+@contextlib.contextmanager
+def as_on_a_gpu() -> Iterator[None]:
+    """Launch context for kernels: NaN and inf propagate in the interpreter as on a GPU.
+
+    The interpreter runs a kernel in NumPy, which warns (or raises, under
+    ``np.errstate``) where a GPU's IEEE arithmetic propagates NaN and inf without a
+    word; inside this context NumPy's warnings and errors are off. On a GPU it does
+    nothing.
+    """
+    if not INTERPRETER:
+        yield
+        return
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield

@@ -26,16 +26,14 @@ Book: notebooks/pebble_io/lecture.md, "A Triton FlashAttention".
 
 from __future__ import annotations
 
-import contextlib
 import math
-import warnings
 
-import numpy as np
 import torch
 import triton
 import triton.language as tl
 
 from effteach.device import INTERPRETER, check_kernel_dtype
+from effteach.device import as_on_a_gpu as _as_on_a_gpu
 
 __all__ = ["attention", "attention_fwd", "attention_mask"]
 
@@ -266,17 +264,6 @@ def _pick(name, key, launch, backward):
                 continue
         _TUNED[(name, *key)] = min(times, key=times.get)
     return _TUNED[(name, *key)]
-
-
-@contextlib.contextmanager
-def _as_on_a_gpu():
-    """NaN and inf propagate silently in the interpreter, as on a GPU."""
-    if not INTERPRETER:
-        yield
-        return
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore", RuntimeWarning)
-        yield
 
 
 def _check(q, k, v, causal, scale, kv_lens):

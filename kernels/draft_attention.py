@@ -21,17 +21,15 @@ Book: notebooks/draft_attention/lecture.md, "A Triton kernel".
 
 from __future__ import annotations
 
-import contextlib
 import math
-import warnings
 
-import numpy as np
 import torch
 import triton
 import triton.language as tl
 
 from effteach.checks import check_int, check_tensor
 from effteach.device import INTERPRETER, check_kernel_dtype
+from effteach.device import as_on_a_gpu as _as_on_a_gpu
 
 LOG2E = 1.4426950408889634
 
@@ -112,17 +110,6 @@ def _permute_rows_kernel(x_ptr, perm_ptr, o_ptr, n_ctx, D: tl.constexpr,
         x = tl.load(x_ptr + base + src[:, None] * D + offs_d[None, :],
                     mask=ok[:, None])
         tl.store(o_ptr + base + r[:, None] * D + offs_d[None, :], x, mask=ok[:, None])
-
-
-@contextlib.contextmanager
-def _as_on_a_gpu():
-    """NaN and inf propagate silently in the interpreter, as on a GPU."""
-    if not INTERPRETER:
-        yield
-        return
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore", RuntimeWarning)
-        yield
 
 
 def _check_device(name, t, like=None):

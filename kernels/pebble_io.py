@@ -26,17 +26,15 @@ Book: notebooks/pebble_io/lecture.md, "A Triton FlashAttention".
 
 from __future__ import annotations
 
-import contextlib
 import math
-import warnings
 
-import numpy as np
 import torch
 import triton
 import triton.language as tl
 
 from effteach.checks import check_int, typed
 from effteach.device import INTERPRETER, check_kernel_dtype
+from effteach.device import as_on_a_gpu as _as_on_a_gpu
 
 LOG2E = 1.4426950408889634  # exp(x) = exp2(x * log2(e)): exp2 is the fast one
 
@@ -213,21 +211,6 @@ def _blocks(d: int, dtype: torch.dtype, backward: bool) -> tuple[int, int, int, 
     if backward:
         return 64, 64, 4, 2
     return 64, 64, 4, 3
-
-
-@contextlib.contextmanager
-def _as_on_a_gpu():
-    """Launch context: NaN and inf propagate in the interpreter as on a GPU.
-
-    The interpreter runs the kernel in numpy; IEEE arithmetic on a GPU propagates
-    NaN and inf without a word, so here numpy's warnings and errors are off too.
-    """
-    if not INTERPRETER:
-        yield
-        return
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore", RuntimeWarning)
-        yield
 
 
 def _check(q, k, v):

@@ -30,17 +30,15 @@ Book: notebooks/poly_attention/lecture.md, "A Triton kernel".
 
 from __future__ import annotations
 
-import contextlib
 import math
-import warnings
 
-import numpy as np
 import torch
 import triton
 import triton.language as tl
 
 from effteach.checks import check_int, check_tensor
 from effteach.device import INTERPRETER, check_kernel_dtype
+from effteach.device import as_on_a_gpu as _as_on_a_gpu
 
 __all__ = ["chunk_causal_attention", "poly_attention_triton", "taylor2_features",
            "taylor2_rank"]
@@ -317,17 +315,6 @@ def taylor2_features(x: torch.Tensor, scale: float) -> torch.Tensor:
             math.isfinite(scale) and scale > 0):
         raise ValueError(f"scale: expected a finite float > 0, got {scale!r}")
     return _Taylor2Features.apply(x.contiguous(), float(scale))
-
-
-@contextlib.contextmanager
-def _as_on_a_gpu():
-    """NaN and inf propagate silently in the interpreter, as on a GPU."""
-    if not INTERPRETER:
-        yield
-        return
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore", RuntimeWarning)
-        yield
 
 
 def _config(r: int, e: int):

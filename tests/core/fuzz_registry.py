@@ -503,6 +503,7 @@ def _helpers_and_kernels() -> dict:
         "effteach.device.check_kernel_dtype": lambda: C(device.check_kernel_dtype, "x",
                                                         _t(2, dtype=torch.float32)),
         "effteach.device.describe": lambda: C(device.describe),
+        "effteach.device.as_on_a_gpu": lambda: C(device.as_on_a_gpu),
         "effteach.device.kernel_dtypes": lambda: C(device.kernel_dtypes),
         "effteach.source.highlight_html": lambda: C(source.highlight_html, "x = 1"),
         "effteach.source.listing": lambda: C(source.listing, device.kernel_dtypes,
