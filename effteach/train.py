@@ -23,6 +23,7 @@ TRAINERS: dict[str, str] = {
     "tinydit_digits": "effteach.models.training:train_tinydit_digits",
     "tinyvideodit": "effteach.models.training:train_tinyvideodit",
     "tinyarvideo": "effteach.models.training:train_tinyarvideo",
+    "econ_rl_gpt": "effteach.econ_rl.train_cpu:train_econ_rl_gpt",
 }
 
 

@@ -23,33 +23,22 @@ import numpy as np
 import torch
 from torch import nn
 
+from effteach.econ_rl.lm import (  # noqa: F401  (re-exported for the tests)
+    BOS,
+    EOS,
+    N_TOK,
+    PAD,
+    VOCAB,
+    bootstrap_ci,
+    bootstrap_diff,
+    decode,
+    encode,
+    sft_loss,
+    target_text,
+    token_logp,
+)
+from effteach.econ_rl.lm import batch as _batch
 from effteach.econ_rl.problems import HELD_OUT, TRAIN_CATEGORIES, generate, grade
-
-VOCAB = [chr(i) for i in range(32, 127)] + ["\n"]
-BOS, EOS, PAD = len(VOCAB), len(VOCAB) + 1, len(VOCAB) + 2
-N_TOK = len(VOCAB) + 3
-STOI = {c: i for i, c in enumerate(VOCAB)}
-
-
-def encode(s: str) -> list[int]:
-    """Characters to ids (unknown characters dropped)."""
-    return [STOI[c] for c in s if c in STOI]
-
-
-def decode(ids) -> str:
-    """Ids to text, stopping at EOS."""
-    out = []
-    for i in ids:
-        if i == EOS:
-            break
-        if i < len(VOCAB):
-            out.append(VOCAB[i])
-    return "".join(out)
-
-
-def target_text(p) -> str:
-    """The SFT completion: the worked solution, then the boxed answer."""
-    return f" {p.solution} \\boxed{{{p.answer}}}"
 
 
 class GPT(nn.Module):
@@ -71,32 +60,6 @@ class GPT(nn.Module):
         h = self.emb(x) + self.pos(torch.arange(t, device=x.device))
         mask = nn.Transformer.generate_square_subsequent_mask(t, device=x.device)
         return self.head(self.norm(self.body(h, mask=mask, is_causal=True)))
-
-
-def _batch(pairs, device):
-    """Pad (prompt ids, completion ids) pairs; return tokens and completion mask."""
-    seqs = [[BOS] + a + b + [EOS] for a, b in pairs]
-    n = max(map(len, seqs))
-    x = torch.full((len(seqs), n), PAD, dtype=torch.long)
-    m = torch.zeros(len(seqs), n)
-    for k, ((a, _b), s) in enumerate(zip(pairs, seqs, strict=True)):
-        x[k, :len(s)] = torch.tensor(s)
-        m[k, 1 + len(a):len(s)] = 1.0  # positions of completion tokens (+EOS)
-    return x.to(device), m.to(device)
-
-
-def token_logp(model, x):
-    """Log-probabilities log p(x_t | x_<t) for t >= 1, shape (B, T-1)."""
-    logits = model(x[:, :-1]).float()
-    return torch.log_softmax(logits, -1).gather(-1, x[:, 1:, None])[..., 0]
-
-
-def sft_loss(model, pairs, device):
-    """Cross-entropy on completion tokens only."""
-    x, m = _batch(pairs, device)
-    lp = token_logp(model, x)
-    mm = m[:, 1:]
-    return -(lp * mm).sum() / mm.sum()
 
 
 @torch.no_grad()
@@ -136,20 +99,6 @@ def evaluate(model, probs, device, n_new, bs=64):
         flags += [grade(p, decode(o)) == "exact" for p, o in zip(chunk, outs,
                                                                     strict=True)]
     return np.array(flags, dtype=float)
-
-
-def bootstrap_ci(flags, n_boot=2000, seed=0):
-    """Mean and percentile 95% interval by resampling problems."""
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(flags), (n_boot, len(flags)))
-    means = flags[idx].mean(1)
-    return [float(flags.mean()), float(np.quantile(means, 0.025)),
-            float(np.quantile(means, 0.975))]
-
-
-def bootstrap_diff(a, b, n_boot=2000, seed=0):
-    """Paired difference mean(a - b) with a 95% interval."""
-    return bootstrap_ci(a - b, n_boot, seed)
 
 
 def run(out, tiny=False, seed=0):

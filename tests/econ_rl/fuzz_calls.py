@@ -21,6 +21,7 @@ def calls() -> dict:
     A = np.array([[3.0, 0.0], [5.0, 1.0]])
     B = np.array([[3.0, 5.0], [0.0, 1.0]])
     return {
+        **arena_calls(),
         P + "generate": lambda: C(er.generate, "cournot", 1, 2),
         P + "generate_set": lambda: C(er.generate_set, ["bertrand"], 2, 0, 1),
         P + "parse_answer": lambda: C(er.parse_answer, "\\boxed{3/4}"),
@@ -43,6 +44,45 @@ def calls() -> dict:
 
 
 OPT_OUT = {
+    P + "MatchResult": "frozen record returned by play",
     P + "derive_formulas": "no arguments",
     P + "Problem": "frozen record returned by generate",
 }
+
+
+def _tiny_model():
+    import torch
+
+    from effteach.econ_rl.lm import N_TOK
+    from effteach.models.gpt import GPTConfig, TinyGPT
+
+    torch.manual_seed(0)
+    return TinyGPT(GPTConfig(vocab_size=N_TOK, n_ctx=384, d_model=16, n_layers=1,
+                             n_heads=2, d_ff=32))
+
+
+def arena_calls() -> dict:
+    """Example calls of the arena and the chapter's figures."""
+    import effteach.econ_rl as er
+
+    model = _tiny_model()
+    train = {"loss_log": [[1, 2.0], [2, 1.0]], "rl_log": [[1, 0.5, 0.01, 0.0]],
+             "sft_steps": 2}
+    A = np.array([[3, 0], [5, 1]])
+    B = np.array([[3, 5], [0, 1]])
+    return {
+        P + "play": lambda: C(er.play, "prisoners_dilemma", "tit_for_tat",
+                              "always_defect", 5, 0),
+        P + "tournament": lambda: C(er.tournament, {"n": "nash"}, ["random"],
+                                    ["coordination"], 4, 0),
+        P + "game_prompt": lambda: C(er.game_prompt, A, B, [(0, 1)]),
+        P + "CheckpointPlayer": lambda: C(er.CheckpointPlayer, model, 1, 4),
+        P + "explore": lambda: C(er.explore, model, "dominant", 1, 1),
+        P + "explorer_figure": lambda: C(er.explorer_figure, model,
+                                         [("dominant", 1)], 1),
+        P + "explorer_panel": lambda: C(er.explorer_panel, model),
+        P + "curves_figure": lambda: C(er.curves_figure, train),
+        P + "arena_figure": lambda: C(er.arena_figure, "nash", "Nash",
+                                      "coordination", ["random"], 4, 0),
+        P + "arena_panel": lambda: C(er.arena_panel, None, 4),
+    }

@@ -11,6 +11,7 @@ from effteach.models.gpt import GPTConfig, TinyGPT
 COMMITTED = zoo.names()
 EXPECTED = [
     "digit_classifier",
+    "econ_rl_gpt",
     "tinyarvideo",
     "tinydit_digits",
     "tinygpt_copy",
@@ -202,7 +203,13 @@ def test_video_models_halve_the_baseline_trajectory_error(name):
 @pytest.mark.parametrize("name", EXPECTED)
 def test_retrain_from_scratch_reaches_recorded_metrics(name):
     want = zoo.read_json(name, "metrics")
-    _, got, _ = getattr(T, f"train_{name}")(save=False)  # nothing is overwritten
+    import importlib
+
+    from effteach.train import TRAINERS
+
+    mod, fn = TRAINERS[name].split(":")
+    trainer = getattr(importlib.import_module(mod), fn)
+    _, got, _ = trainer(save=False)  # nothing is overwritten
     if name in ("tinyvideodit", "tinyarvideo"):
         # trained on a GPU: a CPU rerun draws the same batches and noise but
         # rounds differently over 15 000 steps, so ask for the same quality
