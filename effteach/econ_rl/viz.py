@@ -91,11 +91,14 @@ def explorer_figure(model, cases, difficulty: int = 1) -> go.Figure:
             generate(c[0], c[1], 1)
         except (TypeError, ValueError) as exc:
             raise type(exc)(f"cases: {exc}") from exc
-    results = {tuple(c): explore(model, c[0], c[1], difficulty) for c in cases}
+    cases = [tuple(c) for c in cases]
+    results = {c: explore(model, c[0], c[1], difficulty) for c in cases}
     return slider_figure(lambda c: [_explore_trace(results[tuple(c)])],
                          [tuple(c) for c in cases], "problem",
                          title="A problem, its verified answer, the model's answer",
-                         fmt=lambda c: f"{c[0]} #{c[1]}",
+                         # short tick labels: long ones leave the figure at its ends
+                         # (the table's header names the category)
+                         fmt=lambda c: str(cases.index(c) + 1),
                          layout={"height": 560, "autosize": True,
                                  "margin": {"l": 10, "r": 10, "t": 50, "b": 10}})
 
@@ -152,22 +155,32 @@ def curves_figure(train: dict) -> go.Figure:
         return [go.Scatter(x=[n + r[0] for r in rl], y=[r[col] for r in rl],
                            mode="lines+markers", name=which)]
 
+    short = dict(zip(_CURVES, ("SFT loss", "reward", "KL", "clipped"), strict=True))
     return slider_figure(traces, list(_CURVES), "curve",
                          title="Training of the CPU checkpoint: SFT, then GRPO",
+                         fmt=short.__getitem__,
                          layout={"height": _HEIGHT, "autosize": True,
                                  "xaxis": {"title": "optimiser step (GRPO: "
                                                     "after the SFT steps)"},
                                  "yaxis": {"title": "value"}, "showlegend": False})
 
 
+#: short opponent names for slider ticks (long ones leave the figure)
+_SHORT = {"always_cooperate": "all-C", "always_defect": "all-D", "tit_for_tat": "TFT",
+          "grim_trigger": "grim", "best_response": "best resp."}
+#: legend on the right: above the plot it collides with the title
+_LEGEND = {"x": 1.02, "y": 1.0, "xanchor": "left"}
+
+
 def _match_traces(r):
     x = list(range(1, len(r.actions) + 1))
     eq = [i for i, f in zip(x, r.equilibrium, strict=True) if f]
-    return [go.Bar(x=x, y=r.payoffs[:, 0], name=f"{r.row} (row)"),
-            go.Bar(x=x, y=r.payoffs[:, 1], name=f"{r.col} (column)"),
+    m0, m1 = r.mean_payoffs
+    return [go.Bar(x=x, y=r.payoffs[:, 0], name=f"{r.row} (row), mean {m0:.2f}"),
+            go.Bar(x=x, y=r.payoffs[:, 1], name=f"{r.col} (column), mean {m1:.2f}"),
             go.Scatter(x=eq, y=[-0.3] * len(eq), mode="markers",
                        marker={"symbol": "diamond", "size": 7, "color": "#2e933c"},
-                       name="Nash profile")]
+                       name=f"Nash profile ({r.equilibrium_rate:.0%} of rounds)")]
 
 
 def arena_figure(player, player_name: str, game: str, opponents=None,
@@ -175,7 +188,7 @@ def arena_figure(player, player_name: str, game: str, opponents=None,
     """Payoffs per round of ``player`` (row) against each opponent; slider over them.
 
     Diamonds mark the rounds whose profile is a pure Nash equilibrium of the stage
-    game; the slider label gives the equilibrium-play rate and the mean payoffs.
+    game; the legend gives the equilibrium-play rate and the mean payoffs.
     """
     if not isinstance(player_name, str):
         raise TypeError("player_name: expected a str")
@@ -194,11 +207,10 @@ def arena_figure(player, player_name: str, game: str, opponents=None,
     return slider_figure(
         lambda o: _match_traces(res[o]), list(opponents), "opponent",
         title=f"{player_name} in {game.replace('_', ' ')}: payoff per round",
-        fmt=lambda o: (f"{o} (eq {res[o].equilibrium_rate:.0%}, "
-                       f"{res[o].mean_payoffs[0]:.2f}:{res[o].mean_payoffs[1]:.2f})"),
+        fmt=lambda o: _SHORT.get(o, o),
         layout={"height": _HEIGHT + 40, "autosize": True, "barmode": "group",
                 "xaxis": {"title": "round"}, "yaxis": {"title": "payoff"},
-                "legend": {"orientation": "h", "y": 1.12, "x": 0}})
+                "legend": _LEGEND})
 
 
 def arena_panel(model=None, rounds: int = 20):
@@ -230,8 +242,7 @@ def arena_panel(model=None, rounds: int = 20):
                    f"{r.equilibrium_rate:.0%}, mean {r.mean_payoffs[0]:.2f} : "
                    f"{r.mean_payoffs[1]:.2f}"),
             height=_HEIGHT, autosize=True, barmode="group",
-            xaxis={"title": "round"}, yaxis={"title": "payoff"},
-            legend={"orientation": "h", "y": 1.12, "x": 0})
+            xaxis={"title": "round"}, yaxis={"title": "payoff"}, legend=_LEGEND)
         return fig
 
     box = panel(builder, launch="arena_panel(model)", player=player, game=game,

@@ -71,7 +71,10 @@ def replay_figure(model, dense, runs: dict, clip: int = 0) -> go.Figure:
     steps = [{"method": "update", "label": lab,
               "args": [{"visible": [j // 2 == i for j in range(2 * len(labels))]}]}
              for i, lab in enumerate(labels)]
-    fig.update_layout(height=560, title="TAS replay on TinyARVideo (CPU run)",
+    # a fixed width inside the 768 px column: autosized, this figure was laid out
+    # before the page's scrollbar appeared and ended 13 px past the column
+    fig.update_layout(height=560, width=740,
+                      title="TAS replay on TinyARVideo (CPU run)",
                       sliders=[{"active": 0, "steps": steps, "pad": {"t": 30},
                                 "currentvalue": {"prefix": "target replay = "}}])
     fig.update_xaxes(showticklabels=False, row=2, col=1)

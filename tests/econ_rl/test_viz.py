@@ -46,8 +46,11 @@ def test_panel_in_the_book_is_figure_and_note(model, monkeypatch):
 def test_arena_figure_labels_rates_and_curves_slider():
     fig = er.arena_figure("nash", "Nash", "prisoners_dilemma", ["always_defect",
                                                                  "nash"], 5)
-    assert [s.label for s in fig.layout.sliders[0].steps] == [
-        "always_defect (eq 100%, 1.00:1.00)", "nash (eq 100%, 1.00:1.00)"]
+    assert [s.label for s in fig.layout.sliders[0].steps] == ["all-D", "nash"]
+    # the rates and mean payoffs are in the legend of each step's traces
+    assert [t.name for t in fig.data[:3]] == [
+        "Nash (row), mean 1.00", "always_defect (column), mean 1.00",
+        "Nash profile (100% of rounds)"]
     train = {"loss_log": [[50, 2.0], [100, 1.0]], "rl_log": [[1, 0.5, 0.01, 0.0]],
              "sft_steps": 100}
     fig = er.curves_figure(train)
