@@ -121,6 +121,9 @@ div.highlight pre, div.cell_output pre, div.output pre {
   padding-left: 0.75rem;
   padding-right: 0.75rem;
 }
+/* the vertical scrollbar is always there: a plotly figure sized before the page
+   grew long enough to scroll kept that width and ended past the narrower column */
+html { overflow-y: scroll; }
 /* printed output wraps at the column instead of scrolling sideways */
 div.cell_output div.highlight pre, div.cell_output pre {
   white-space: pre-wrap;
