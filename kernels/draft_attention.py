@@ -38,19 +38,15 @@ LOG2E = 1.4426950408889634
 def _bsa_fwd_kernel(
     q_ptr, k_ptr, v_ptr, o_ptr,  # (bh, n, D)
     idx_ptr, cnt_ptr,  # idx: (bh, n_rows, width) int32; cnt: (bh, n_rows) int32
-    order_ptr,  # (bh * n_tiles,) int32: which (head, query tile) each program takes
-    n_ctx, n_rows, n_tiles, width, scale_log2,
+    n_ctx, n_rows, width, scale_log2,
     D: tl.constexpr,
     BLOCK: tl.constexpr,  # mask block (multiple of BLOCK_M and BLOCK_N)
     BLOCK_M: tl.constexpr,
     BLOCK_N: tl.constexpr,
     EVEN: tl.constexpr,  # n % BLOCK == 0: no ragged key block, no masks
 ):
-    # programs start in the order of ``order`` (longest rows first): the GPU's
-    # last wave holds short rows, not the heaviest ones
-    unit = tl.load(order_ptr + tl.program_id(0))
-    pid_m = unit % n_tiles
-    bh = unit // n_tiles
+    pid_m = tl.program_id(0)
+    bh = tl.program_id(1)
     base = bh.to(tl.int64) * n_ctx * D
     row = (pid_m * BLOCK_M) // BLOCK
     offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
@@ -217,7 +213,7 @@ def block_sparse_attn(q, k, v, idx, cnt, block: int = 128,
     return _launch_bsa(q, k, v, idx, cnt, block, (bm, bn, warps, stages), scale)
 
 
-def _launch_bsa(q, k, v, idx, cnt, block, config, scale=None, schedule="rows"):
+def _launch_bsa(q, k, v, idx, cnt, block, config, scale=None):
     """:func:`block_sparse_attn` without the argument checks.
 
     For trusted callers: the pipeline, whose block lists come from
@@ -231,18 +227,10 @@ def _launch_bsa(q, k, v, idx, cnt, block, config, scale=None, schedule="rows"):
     idx = idx.to(device=q.device, dtype=torch.int32).contiguous()
     cnt = cnt.to(device=q.device, dtype=torch.int32).contiguous()
     o = torch.empty_like(q)
-    n_tiles = triton.cdiv(n, bm)
-    if schedule == "lpt":  # longest processing time first: heavy query tiles first
-        per_tile = cnt.reshape(b * h, n_rows).repeat_interleave(block // bm, dim=1)
-        per_tile = per_tile[:, :n_tiles].flatten()
-        order = torch.argsort(per_tile, descending=True, stable=True).to(torch.int32)
-    else:  # row-major: head by head, rows in order
-        order = torch.arange(b * h * n_tiles, device=q.device, dtype=torch.int32)
-    grid = (b * h * n_tiles,)
+    grid = (triton.cdiv(n, bm), b * h)
     with _as_on_a_gpu():
-        _bsa_fwd_kernel[grid](q, k, v, o, idx, cnt, order, n, n_rows, n_tiles,
-                              idx.shape[-1], scale * LOG2E, D=d, BLOCK=block,
-                              BLOCK_M=bm,
+        _bsa_fwd_kernel[grid](q, k, v, o, idx, cnt, n, n_rows, idx.shape[-1],
+                              scale * LOG2E, D=d, BLOCK=block, BLOCK_M=bm,
                               BLOCK_N=bn, EVEN=n % block == 0, num_warps=warps,
                               num_stages=stages)
     return o
