@@ -41,14 +41,42 @@ LOG2E = 1.4426950408889634
 
 
 @triton.jit
+def _fwd_step(acc, l_i, m_i, q, k, v, offs_m, offs_n, shift, length, scale_log2,
+              MASKED: tl.constexpr, CAUSAL: tl.constexpr):
+    """One key block of the online softmax; ``MASKED`` adds the causal/padding mask."""
+    s = tl.dot(q, tl.trans(k))
+    if MASKED:
+        keep = offs_n[None, :] < length
+        if CAUSAL:
+            keep = keep & (offs_n[None, :] <= offs_m[:, None] + shift)
+        s = tl.where(keep, s * scale_log2, -float("inf"))
+        m_new = tl.maximum(m_i, tl.max(s, axis=1))
+        m_safe = tl.where(m_new == -float("inf"), 0.0, m_new)  # rows seeing nothing
+        p = tl.math.exp2(s - m_safe[:, None])
+        alpha = tl.math.exp2(m_i - m_safe)
+    else:  # the scale folds into one multiply-add per score
+        m_new = tl.maximum(m_i, tl.max(s, axis=1) * scale_log2)
+        p = tl.math.exp2(s * scale_log2 - m_new[:, None])
+        alpha = tl.math.exp2(m_i - m_new)
+    l_i = l_i * alpha + tl.sum(p, axis=1)
+    acc = tl.dot(p.to(v.dtype), v, acc * alpha[:, None])
+    return acc, l_i, m_new
+
+
+@triton.jit
 def _fwd_kernel(
     q_ptr, k_ptr, v_ptr, o_ptr, lse_ptr, lens_ptr,
     sqb, sqh, sqn, skb, skh, skn, svb, svh, svn,  # input strides (last axis: 1)
     n_heads, n_q, n_k, scale_log2,
     CAUSAL: tl.constexpr, HAS_LENS: tl.constexpr, D: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
+    SPLIT: tl.constexpr = True, TMA: tl.constexpr = False,
+    REVERSE: tl.constexpr = False,
 ):
+    # REVERSE: causal row blocks run longest first (the last rows see the most keys)
     start_m = tl.program_id(0)
+    if REVERSE:
+        start_m = tl.num_programs(0) - 1 - start_m
     bh = tl.program_id(1)
     b = bh // n_heads
     h = bh % n_heads
@@ -64,6 +92,11 @@ def _fwd_kernel(
     vb = v_ptr + b.to(tl.int64) * svb + h.to(tl.int64) * svh
     q = tl.load(qb + offs_m[:, None] * sqn + offs_d[None, :], mask=row_ok[:, None],
                 other=0.0)
+    if TMA:  # Hopper's copy engine: rows past ``length`` arrive as zeros
+        k_desc = tl.make_tensor_descriptor(kb, shape=[length, D], strides=[skn, 1],
+                                           block_shape=[BLOCK_N, D])
+        v_desc = tl.make_tensor_descriptor(vb, shape=[length, D], strides=[svn, 1],
+                                           block_shape=[BLOCK_N, D])
     m_i = tl.full((BLOCK_M,), -float("inf"), tl.float32)
     l_i = tl.zeros((BLOCK_M,), tl.float32)
     acc = tl.zeros((BLOCK_M, D), tl.float32)
@@ -74,37 +107,32 @@ def _fwd_kernel(
         hi = tl.maximum(tl.minimum(length, start_m * BLOCK_M + BLOCK_M + shift), 0)
         full = tl.maximum(tl.minimum(length, start_m * BLOCK_M + 1 + shift), 0)
     full = (full // BLOCK_N) * BLOCK_N
+    if not SPLIT:  # the ablation: every block pays for the mask
+        full = 0
     offs_n0 = tl.arange(0, BLOCK_N)
     for start_n in range(0, full, BLOCK_N):  # stage 1: no masks at all
         offs_n = start_n + offs_n0
-        k = tl.load(kb + offs_n[:, None] * skn + offs_d[None, :])
-        v = tl.load(vb + offs_n[:, None] * svn + offs_d[None, :])
-        s = tl.dot(q, tl.trans(k)) * scale_log2
-        m_new = tl.maximum(m_i, tl.max(s, axis=1))
-        p = tl.math.exp2(s - m_new[:, None])
-        alpha = tl.math.exp2(m_i - m_new)
-        l_i = l_i * alpha + tl.sum(p, axis=1)
-        acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v)
-        m_i = m_new
+        if TMA:
+            k = k_desc.load([start_n, 0])
+            v = v_desc.load([start_n, 0])
+        else:
+            k = tl.load(kb + offs_n[:, None] * skn + offs_d[None, :])
+            v = tl.load(vb + offs_n[:, None] * svn + offs_d[None, :])
+        acc, l_i, m_i = _fwd_step(acc, l_i, m_i, q, k, v, offs_m, offs_n, shift,
+                                  length, scale_log2, False, CAUSAL)
     for start_n in range(full, hi, BLOCK_N):  # stage 2: the diagonal and the edge
         offs_n = start_n + offs_n0
-        col_ok = offs_n < length
-        k = tl.load(kb + offs_n[:, None] * skn + offs_d[None, :], mask=col_ok[:, None],
-                    other=0.0)
-        v = tl.load(vb + offs_n[:, None] * svn + offs_d[None, :], mask=col_ok[:, None],
-                    other=0.0)
-        s = tl.dot(q, tl.trans(k)) * scale_log2
-        keep = col_ok[None, :]
-        if CAUSAL:
-            keep = keep & (offs_n[None, :] <= offs_m[:, None] + shift)
-        s = tl.where(keep, s, -float("inf"))
-        m_new = tl.maximum(m_i, tl.max(s, axis=1))
-        m_safe = tl.where(m_new == -float("inf"), 0.0, m_new)  # rows seeing nothing
-        p = tl.math.exp2(s - m_safe[:, None])
-        alpha = tl.math.exp2(m_i - m_safe)
-        l_i = l_i * alpha + tl.sum(p, axis=1)
-        acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v)
-        m_i = m_new
+        if TMA:
+            k = k_desc.load([start_n, 0])
+            v = v_desc.load([start_n, 0])
+        else:
+            col_ok = offs_n < length
+            k = tl.load(kb + offs_n[:, None] * skn + offs_d[None, :],
+                        mask=col_ok[:, None], other=0.0)
+            v = tl.load(vb + offs_n[:, None] * svn + offs_d[None, :],
+                        mask=col_ok[:, None], other=0.0)
+        acc, l_i, m_i = _fwd_step(acc, l_i, m_i, q, k, v, offs_m, offs_n, shift,
+                                  length, scale_log2, True, CAUSAL)
     l_safe = tl.where(l_i == 0.0, 1.0, l_i)
     rows = bh.to(tl.int64) * n_q + offs_m
     tl.store(o_ptr + rows[:, None] * D + offs_d[None, :],
@@ -125,12 +153,45 @@ def _delta_kernel(o_ptr, do_ptr, delta_ptr, n_rows, D: tl.constexpr,
 
 
 @triton.jit
+def _dkdv_step(dk, dv, k, v, qb, sqn, do_ptr, lse_ptr, delta_ptr, rbase, start_m,
+               offs_n, offs_d, n_q, shift, length, scale_log2, D: tl.constexpr,
+               BLOCK_M: tl.constexpr, MASKED: tl.constexpr, CAUSAL: tl.constexpr):
+    """Add one query block's share to a key block's dK and dV."""
+    offs_m = start_m + tl.arange(0, BLOCK_M)
+    if MASKED:
+        row_ok = offs_m < n_q
+        q = tl.load(qb + offs_m[:, None] * sqn + offs_d[None, :], mask=row_ok[:, None],
+                    other=0.0)
+        do = tl.load(do_ptr + (rbase + offs_m)[:, None] * D + offs_d[None, :],
+                     mask=row_ok[:, None], other=0.0)
+        lse = tl.load(lse_ptr + rbase + offs_m, mask=row_ok, other=0.0)
+        delta = tl.load(delta_ptr + rbase + offs_m, mask=row_ok, other=0.0)
+    else:
+        q = tl.load(qb + offs_m[:, None] * sqn + offs_d[None, :])
+        do = tl.load(do_ptr + (rbase + offs_m)[:, None] * D + offs_d[None, :])
+        lse = tl.load(lse_ptr + rbase + offs_m)
+        delta = tl.load(delta_ptr + rbase + offs_m)
+    st = tl.dot(k, tl.trans(q)) * scale_log2  # (BLOCK_N, BLOCK_M)
+    pt = tl.math.exp2(st - lse[None, :])
+    if MASKED:
+        keep = (offs_n[:, None] < length) & row_ok[None, :]
+        if CAUSAL:
+            keep = keep & (offs_n[:, None] <= offs_m[None, :] + shift)
+        pt = tl.where(keep, pt, 0.0)
+    dv = tl.dot(pt.to(do.dtype), do, dv)
+    dpt = tl.dot(v, tl.trans(do))
+    dst = pt * (dpt - delta[None, :])
+    dk = tl.dot(dst.to(q.dtype), q, dk)
+    return dk, dv
+
+
+@triton.jit
 def _bwd_dkdv_kernel(
     q_ptr, k_ptr, v_ptr, do_ptr, lse_ptr, delta_ptr, dk_ptr, dv_ptr, lens_ptr,
     sqb, sqh, sqn, skb, skh, skn, svb, svh, svn,
     n_heads, n_q, n_k, scale, scale_log2,
     CAUSAL: tl.constexpr, HAS_LENS: tl.constexpr, D: tl.constexpr,
-    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
+    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, SPLIT: tl.constexpr = True,
 ):
     start_n = tl.program_id(0)
     bh = tl.program_id(1)
@@ -157,29 +218,60 @@ def _bwd_dkdv_kernel(
         lo = tl.maximum(start_n * BLOCK_N - shift, 0)
         lo = (lo // BLOCK_M) * BLOCK_M
     hi = tl.where(start_n * BLOCK_N >= length, 0, n_q)  # padding: nobody sees these
+    lo = tl.minimum(lo, hi)
+    # rows [mid, tail) see every key of this block and are whole: no mask there
+    mid = lo
+    if CAUSAL:
+        mid = tl.cdiv(start_n * BLOCK_N + BLOCK_N - 1 - shift, BLOCK_M) * BLOCK_M
+        mid = tl.minimum(tl.maximum(mid, lo), hi)
+    tail = tl.maximum((n_q // BLOCK_M) * BLOCK_M, mid)
+    if (start_n * BLOCK_N + BLOCK_N > length) or (not SPLIT):  # a partial key block
+        mid = hi
+        tail = hi
     rbase = bh.to(tl.int64) * n_q
-    for start_m in range(lo, hi, BLOCK_M):
-        offs_m = start_m + tl.arange(0, BLOCK_M)
-        row_ok = offs_m < n_q
-        q = tl.load(qb + offs_m[:, None] * sqn + offs_d[None, :], mask=row_ok[:, None],
-                    other=0.0)
-        do = tl.load(do_ptr + (rbase + offs_m)[:, None] * D + offs_d[None, :],
-                     mask=row_ok[:, None], other=0.0)
-        lse = tl.load(lse_ptr + rbase + offs_m, mask=row_ok, other=0.0)
-        delta = tl.load(delta_ptr + rbase + offs_m, mask=row_ok, other=0.0)
-        st = tl.dot(k, tl.trans(q)) * scale_log2  # (BLOCK_N, BLOCK_M)
-        keep = col_ok[:, None] & row_ok[None, :]
-        if CAUSAL:
-            keep = keep & (offs_n[:, None] <= offs_m[None, :] + shift)
-        pt = tl.where(keep, tl.math.exp2(st - lse[None, :]), 0.0)
-        dv += tl.dot(pt.to(do.dtype), do)
-        dpt = tl.dot(v, tl.trans(do))
-        dst = pt * (dpt - delta[None, :])
-        dk += tl.dot(dst.to(q.dtype), q)
+    for start_m in range(lo, mid, BLOCK_M):  # the diagonal
+        dk, dv = _dkdv_step(dk, dv, k, v, qb, sqn, do_ptr, lse_ptr, delta_ptr, rbase,
+                            start_m, offs_n, offs_d, n_q, shift, length, scale_log2,
+                            D, BLOCK_M, True, CAUSAL)
+    for start_m in range(mid, tail, BLOCK_M):  # unmasked
+        dk, dv = _dkdv_step(dk, dv, k, v, qb, sqn, do_ptr, lse_ptr, delta_ptr, rbase,
+                            start_m, offs_n, offs_d, n_q, shift, length, scale_log2,
+                            D, BLOCK_M, False, CAUSAL)
+    for start_m in range(tail, hi, BLOCK_M):  # the last, partial row block
+        dk, dv = _dkdv_step(dk, dv, k, v, qb, sqn, do_ptr, lse_ptr, delta_ptr, rbase,
+                            start_m, offs_n, offs_d, n_q, shift, length, scale_log2,
+                            D, BLOCK_M, True, CAUSAL)
     out = (bh.to(tl.int64) * n_k + offs_n)[:, None] * D + offs_d[None, :]
     n_ok = offs_n < n_k
     tl.store(dk_ptr + out, (dk * scale).to(dk_ptr.dtype.element_ty), mask=n_ok[:, None])
     tl.store(dv_ptr + out, dv.to(dv_ptr.dtype.element_ty), mask=n_ok[:, None])
+
+
+@triton.jit
+def _dq_step(dq, q, do, lse, delta, kb, vb, skn, svn, start_n, offs_m, offs_d, shift,
+             length, scale_log2, BLOCK_N: tl.constexpr, MASKED: tl.constexpr,
+             CAUSAL: tl.constexpr):
+    """Add one key block's share to a query block's dQ."""
+    offs_n = start_n + tl.arange(0, BLOCK_N)
+    if MASKED:
+        col_ok = offs_n < length
+        k = tl.load(kb + offs_n[:, None] * skn + offs_d[None, :], mask=col_ok[:, None],
+                    other=0.0)
+        v = tl.load(vb + offs_n[:, None] * svn + offs_d[None, :], mask=col_ok[:, None],
+                    other=0.0)
+    else:
+        k = tl.load(kb + offs_n[:, None] * skn + offs_d[None, :])
+        v = tl.load(vb + offs_n[:, None] * svn + offs_d[None, :])
+    s = tl.dot(q, tl.trans(k)) * scale_log2
+    p = tl.math.exp2(s - lse[:, None])
+    if MASKED:
+        keep = col_ok[None, :]
+        if CAUSAL:
+            keep = keep & (offs_n[None, :] <= offs_m[:, None] + shift)
+        p = tl.where(keep, p, 0.0)
+    dp = tl.dot(do, tl.trans(v))
+    ds = p * (dp - delta[:, None])
+    return tl.dot(ds.to(k.dtype), k, dq)
 
 
 @triton.jit
@@ -188,7 +280,7 @@ def _bwd_dq_kernel(
     sqb, sqh, sqn, skb, skh, skn, svb, svh, svn,
     n_heads, n_q, n_k, scale, scale_log2,
     CAUSAL: tl.constexpr, HAS_LENS: tl.constexpr, D: tl.constexpr,
-    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
+    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, SPLIT: tl.constexpr = True,
 ):
     start_m = tl.program_id(0)
     bh = tl.program_id(1)
@@ -213,23 +305,19 @@ def _bwd_dq_kernel(
     delta = tl.load(delta_ptr + rows, mask=row_ok, other=0.0)
     dq = tl.zeros((BLOCK_M, D), tl.float32)
     hi = length
+    full = length
     if CAUSAL:
         hi = tl.maximum(tl.minimum(length, start_m * BLOCK_M + BLOCK_M + shift), 0)
-    for start_n in range(0, hi, BLOCK_N):
-        offs_n = start_n + tl.arange(0, BLOCK_N)
-        col_ok = offs_n < length
-        k = tl.load(kb + offs_n[:, None] * skn + offs_d[None, :], mask=col_ok[:, None],
-                    other=0.0)
-        v = tl.load(vb + offs_n[:, None] * svn + offs_d[None, :], mask=col_ok[:, None],
-                    other=0.0)
-        s = tl.dot(q, tl.trans(k)) * scale_log2
-        keep = row_ok[:, None] & col_ok[None, :]
-        if CAUSAL:
-            keep = keep & (offs_n[None, :] <= offs_m[:, None] + shift)
-        p = tl.where(keep, tl.math.exp2(s - lse[:, None]), 0.0)
-        dp = tl.dot(do, tl.trans(v))
-        ds = p * (dp - delta[:, None])
-        dq += tl.dot(ds.to(k.dtype), k)
+        full = tl.maximum(tl.minimum(length, start_m * BLOCK_M + 1 + shift), 0)
+    full = (full // BLOCK_N) * BLOCK_N
+    if not SPLIT:
+        full = 0
+    for start_n in range(0, full, BLOCK_N):  # keys every row sees: no mask
+        dq = _dq_step(dq, q, do, lse, delta, kb, vb, skn, svn, start_n, offs_m,
+                      offs_d, shift, length, scale_log2, BLOCK_N, False, CAUSAL)
+    for start_n in range(full, hi, BLOCK_N):  # the diagonal and the padding edge
+        dq = _dq_step(dq, q, do, lse, delta, kb, vb, skn, svn, start_n, offs_m,
+                      offs_d, shift, length, scale_log2, BLOCK_N, True, CAUSAL)
     tl.store(dq_ptr + rows[:, None] * D + offs_d[None, :],
              (dq * scale).to(dq_ptr.dtype.element_ty), mask=row_ok[:, None])
 
@@ -344,7 +432,35 @@ def attention_fwd(q, k, v, causal: bool = False, scale: float | None = None,
     return _fwd(q, k, v, causal, scale, kv_lens)
 
 
-def _fwd(q, k, v, causal, scale, kv_lens):
+#: the forward's switches, as measured best on the H200 (``results/gpu/kernels.json``,
+#: "ablation"): split causal stages, tensor-descriptor (TMA) loads where the layout
+#: allows them, longest causal row blocks first
+FWD_FLAGS = {"SPLIT": True, "TMA": False, "REVERSE": False}
+BWD_FLAGS = {"SPLIT": True}
+
+
+def _tma_ok(*ts) -> bool:
+    """Whether Hopper's tensor descriptors can address these tensors (16-byte rules)."""
+    if INTERPRETER or not torch.cuda.is_available():
+        return False
+    if torch.cuda.get_device_capability(ts[0].device)[0] < 9:
+        return False
+    for t in ts:
+        es = t.element_size()
+        if t.data_ptr() % 16 or any((s * es) % 16 for s in t.stride()[:3]):
+            return False
+    return True
+
+
+def _set_allocator():
+    """Device-side descriptors need scratch memory; Triton asks for it here."""
+    def alloc(size, alignment, stream):
+        return torch.empty(size, dtype=torch.int8, device="cuda")
+
+    triton.set_allocator(alloc)
+
+
+def _fwd(q, k, v, causal, scale, kv_lens, config=None, flags=None):
     b, h, n_q, d = q.shape
     n_k = k.shape[2]
     scale = 1.0 / math.sqrt(d) if scale is None else float(scale)
@@ -353,20 +469,27 @@ def _fwd(q, k, v, causal, scale, kv_lens):
     lse = torch.empty(b, h, n_q, dtype=torch.float32, device=q.device)
     lens = (kv_lens.to(torch.int32) if kv_lens is not None
             else torch.empty(1, dtype=torch.int32, device=q.device))
+    flags = dict(FWD_FLAGS if flags is None else flags)
+    flags["REVERSE"] = bool(flags.get("REVERSE")) and causal
+    if flags.get("TMA"):
+        flags["TMA"] = _tma_ok(k, v)
+        if flags["TMA"]:
+            _set_allocator()
 
     def launch(c):
         bm, bn, warps, stages = c
         _fwd_kernel[(triton.cdiv(n_q, bm), b * h)](
             q, k, v, o, lse, lens, *sq, *sk, *sv, h, n_q, n_k, scale * LOG2E,
             CAUSAL=causal, HAS_LENS=kv_lens is not None, D=d, BLOCK_M=bm,
-            BLOCK_N=bn, num_warps=warps, num_stages=stages)
+            BLOCK_N=bn, num_warps=warps, num_stages=stages, **flags)
 
+    key = (n_q, n_k, d, causal, q.dtype, tuple(sorted(flags.items())))
     with _as_on_a_gpu():
-        launch(_pick("fwd", (n_q, n_k, d, causal, q.dtype), launch, False))
+        launch(config or _pick("fwd", key, launch, False))
     return o, lse
 
 
-def _bwd(q, k, v, o, lse, do, causal, scale, kv_lens):
+def _bwd(q, k, v, o, lse, do, causal, scale, kv_lens, configs=None, flags=None):
     b, h, n_q, d = q.shape
     n_k = k.shape[2]
     scale = 1.0 / math.sqrt(d) if scale is None else float(scale)
@@ -378,7 +501,8 @@ def _bwd(q, k, v, o, lse, do, causal, scale, kv_lens):
     dv = torch.empty_like(dk)
     lens = (kv_lens.to(torch.int32) if kv_lens is not None
             else torch.empty(1, dtype=torch.int32, device=q.device))
-    common = dict(CAUSAL=causal, HAS_LENS=kv_lens is not None, D=d)
+    flags = dict(BWD_FLAGS if flags is None else flags)
+    common = dict(CAUSAL=causal, HAS_LENS=kv_lens is not None, D=d, **flags)
     rows = b * h * n_q
     bmd = 16 if INTERPRETER else 64
 
@@ -396,12 +520,13 @@ def _bwd(q, k, v, o, lse, do, causal, scale, kv_lens):
             scale * LOG2E, BLOCK_M=bm, BLOCK_N=bn, num_warps=warps,
             num_stages=stages, **common)
 
-    key = (n_q, n_k, d, causal, q.dtype)
+    key = (n_q, n_k, d, causal, q.dtype, tuple(sorted(flags.items())))
+    ckv, cq = configs or (None, None)
     with _as_on_a_gpu():
         _delta_kernel[(triton.cdiv(rows, bmd),)](o, do, delta, rows, D=d,
                                                  BLOCK_M=bmd)
-        launch_kv(_pick("dkdv", key, launch_kv, True))
-        launch_q(_pick("dq", key, launch_q, True))
+        launch_kv(ckv or _pick("dkdv", key, launch_kv, True))
+        launch_q(cq or _pick("dq", key, launch_q, True))
     return dq, dk, dv
 
 
