@@ -38,6 +38,24 @@ DENSE_SHAPES = tuple(
 DECODE_SHAPES = ((8, 32, 1, 8192, 128), (4, 32, 16, 32768, 128),
                  (1, 16, 1024, 16384, 128))
 QUICK_DENSE = ((1, 2, 1024, 64, False), (1, 2, 1024, 64, True))
+#: (batch, heads, n, d, causal): the shapes of the ablation, one switch at a time
+ABLATION_SHAPES = tuple((b, h, n, 128, c) for (b, h, n) in ((2, 16, 8192),
+                                                           (1, 8, 16384))
+                        for c in (False, True))
+#: the ablation's steps: (name, forward config or None for the per-shape pick,
+#: forward flags, backward flags); "teaching" is the pebble_io kernel
+ABLATION_STEPS = (
+    ("strided, one pinned config", (128, 64, 8, 3),
+     {"SPLIT": False, "TMA": False, "REVERSE": False}, {"SPLIT": False}),
+    ("+ unmasked/diagonal stages", (128, 64, 8, 3),
+     {"SPLIT": True, "TMA": False, "REVERSE": False}, {"SPLIT": True}),
+    ("+ per-shape config", None,
+     {"SPLIT": True, "TMA": False, "REVERSE": False}, {"SPLIT": True}),
+    ("+ TMA loads of K and V", None,
+     {"SPLIT": True, "TMA": True, "REVERSE": False}, {"SPLIT": True}),
+    ("+ longest rows first", None,
+     {"SPLIT": True, "TMA": True, "REVERSE": True}, {"SPLIT": True}),
+)
 QUICK_DECODE = ((2, 4, 16, 1024, 64),)
 DEV = "cuda"
 
@@ -175,7 +193,59 @@ def _decode(shape, dtype, rounds, rep_ms):
                                  "tuned", ("sdpa_efficient",))}
 
 
-def run(quick: bool = False, dtype=torch.bfloat16, dense=None, decode=None):
+def _ablation(shape, dtype, rounds, rep_ms):
+    """One switch of the tuned kernel at a time, from the teaching kernel up."""
+    from effteach.kernels import attention as A
+    from effteach.kernels.pebble_io import flash_attn
+
+    b, h, n, d, causal = shape
+    q, k, v, do = _inputs(b, h, n, n, d, dtype)
+    fns = {"teaching_fwd": lambda: flash_attn(q, k, v, causal),
+           "teaching_fwdbwd": lambda: _fwd_bwd(
+               lambda a, b_, c: flash_attn(a, b_, c, causal), q, k, v, do),
+           "sdpa_cudnn_fwd": lambda: _sdpa("cudnn", causal)(q, k, v),
+           "sdpa_cudnn_fwdbwd": lambda: _fwd_bwd(_sdpa("cudnn", causal), q, k, v, do)}
+    if DEV != "cuda":
+        fns = {k_: f for k_, f in fns.items() if not k_.startswith("sdpa")}
+    for name, cfg, fflags, bflags in ABLATION_STEPS:
+        if fflags["REVERSE"] and not causal:
+            continue
+
+        def fwd(cfg=cfg, fflags=fflags):
+            return A._fwd(q, k, v, causal, None, None, config=cfg, flags=fflags)
+
+        def fwdbwd(fwd=fwd, bflags=bflags):
+            o, lse = fwd()
+            return A._bwd(q, k, v, o, lse, do, causal, None, None, flags=bflags)
+        fwd()
+        fwdbwd()
+        fns[f"{name}_fwd"] = fwd
+        fns[f"{name}_fwdbwd"] = fwdbwd
+    ms = _time(fns, rounds, rep_ms)
+    return {"kind": "ablation", "batch": b, "heads": h, "n_q": n, "n_k": n, "d": d,
+            "causal": causal, "dtype": str(dtype).split(".")[1], "ms": ms,
+            "tflops_fwd": {k_: _flops(b, h, n, n, d, causal) / t / 1e9
+                           for k_, t in ms.items() if k_.endswith("_fwd")}}
+
+
+def ceilings(dtype=torch.bfloat16) -> dict[str, float]:
+    """The GPU's measured ceilings: a large matmul (TFLOP/s) and a copy (TB/s)."""
+    if DEV != "cuda":
+        return {}
+    from triton.testing import do_bench
+
+    a = torch.randn(8192, 8192, device=DEV).to(dtype)
+    b_ = torch.randn(8192, 8192, device=DEV).to(dtype)
+    ms = do_bench(lambda: a @ b_, warmup=25, rep=200, return_mode="median")
+    x = torch.randn(2 ** 30 // 4, device=DEV)  # 1 GiB
+    y = torch.empty_like(x)
+    ms_copy = do_bench(lambda: y.copy_(x), warmup=25, rep=200, return_mode="median")
+    return {"matmul_tflops": 2 * 8192 ** 3 / ms / 1e9,
+            "copy_tb_per_s": 2 * x.numel() * 4 / ms_copy / 1e9}
+
+
+def run(quick: bool = False, dtype=torch.bfloat16, dense=None, decode=None,
+        ablation=None):
     """Records and method (called by :mod:`effteach.bench`)."""
     from tqdm.auto import tqdm
 
@@ -189,6 +259,12 @@ def run(quick: bool = False, dtype=torch.bfloat16, dense=None, decode=None):
             torch.cuda.empty_cache()
     for shape in tqdm(decode, desc="decode"):
         records.append(_decode(shape, dtype, rounds, rep))
+    ablation = ablation or (() if quick else ABLATION_SHAPES)
+    for shape in tqdm(ablation, desc="ablation"):
+        records.append(_ablation(shape, dtype, rounds, rep))
+        if DEV == "cuda":
+            torch.cuda.empty_cache()
+    records.append({"kind": "ceilings", **ceilings(dtype)})
     method = {"dtype": str(dtype).split(".")[1],
               "inputs": "(batch, n, heads, d) transposed to (batch, heads, n, d)",
               "work": "forward; forward + backward via torch.autograd.grad",
@@ -203,6 +279,7 @@ def smoke() -> list[dict]:
     try:
         return run(quick=True, dtype=torch.float32,
                    dense=((1, 2, 40, 16, False), (1, 2, 40, 16, True)),
-                   decode=((1, 2, 3, 50, 16),))[0]
+                   decode=((1, 2, 3, 50, 16),),
+                   ablation=((1, 2, 40, 16, True),))[0]
     finally:
         DEV = old

@@ -92,6 +92,41 @@ def test_bad_permutations_and_block_lists_are_refused_before_launch():
         block_sparse_attn(x, x, x, idx, cnt, 16, (32, 16, 1, 1))
 
 
+def test_block_lists_are_checked_once_and_again_after_an_inplace_change(monkeypatch):
+    """The value check (a device-to-host copy) runs once per pair of list tensors.
+
+    Lists built by ``kv_block_lists`` are in range by construction and are never
+    checked; any in-place change to either tensor brings the check back.
+    """
+    x = _inputs(32, 16, torch.float32)[0]
+    calls = []
+    real = torch.aminmax
+
+    def counting(t):
+        calls.append(t.numel())
+        return real(t)
+
+    monkeypatch.setattr(torch, "aminmax", counting)
+    idx, cnt = da.kv_block_lists(torch.ones(1, 2, 2, 2, dtype=torch.bool))
+    want = block_sparse_attn(x, x, x, idx, cnt, 16, (16, 16, 1, 1))
+    assert calls == []  # built valid: no check
+    mine_idx, mine_cnt = idx.clone(), cnt.clone()  # the user's own tensors
+    torch.testing.assert_close(
+        block_sparse_attn(x, x, x, mine_idx, mine_cnt, 16, (16, 16, 1, 1)), want)
+    assert len(calls) == 2  # checked (counts and indices, one copy to the host)
+    block_sparse_attn(x, x, x, mine_idx, mine_cnt, 16, (16, 16, 1, 1))
+    assert len(calls) == 2  # remembered
+    for t in (idx, mine_idx):  # a change in place voids what was known
+        t[0, 0, 0, 0] = 7
+        with pytest.raises(ValueError, match=r"idx: expected key-block indices"):
+            block_sparse_attn(x, x, x, t, cnt if t is idx else mine_cnt, 16,
+                              (16, 16, 1, 1))
+    mine_cnt[0, 0, 0] = 9
+    mine_idx[0, 0, 0, 0] = 0
+    with pytest.raises(ValueError, match="cnt: expected counts"):
+        block_sparse_attn(x, x, x, mine_idx, mine_cnt, 16, (16, 16, 1, 1))
+
+
 @pytest.mark.filterwarnings("ignore:flex_attention called without torch.compile")
 def test_bench_smoke_in_the_interpreter():
     import importlib

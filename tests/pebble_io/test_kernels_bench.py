@@ -36,3 +36,7 @@ def test_smoke_run_in_the_interpreter():
         assert all(v > 0 for v in r["ms"].values())
     (dec,) = [r for r in recs if r["kind"] == "decode"]
     assert dec["n_q"] < dec["n_k"] and dec["max_abs_err_vs_sdpa"] < 1e-5
+    (abl,) = [r for r in recs if r["kind"] == "ablation"]
+    steps = {name for name, *_ in bench.ABLATION_STEPS}
+    assert {k.rsplit("_", 1)[0] for k in abl["ms"]} == steps | {"teaching"}
+    assert all(v > 0 for v in abl["ms"].values())
