@@ -94,7 +94,8 @@ from effteach.pebble_io.tiles import (
 )
 
 _VIZ = ("regime_figure", "regime_panel", "pebble_figure", "pebble_panel",
-        "pebble_trace", "preset_sram", "gpu_figure")
+        "pebble_trace", "preset_sram", "gpu_figure", "ablation_figure",
+        "roofline_figure")
 
 
 __getattr__ = lazy_attributes(__name__, "viz", _VIZ)
@@ -179,4 +180,6 @@ __all__ = [
     "pebble_trace",
     "preset_sram",
     "gpu_figure",
+    "ablation_figure",
+    "roofline_figure",
 ]

@@ -45,6 +45,8 @@ __all__ = [
     "pebble_figure",
     "pebble_panel",
     "gpu_figure",
+    "ablation_figure",
+    "roofline_figure",
 ]
 
 #: On-chip memory one thread block can use, in bytes (shared memory per SM; the
@@ -463,3 +465,110 @@ def gpu_figure(result: dict) -> go.Figure:
         layout={"xaxis": {"type": "log", "title": "n_ctx"},
                 "yaxis": {"title": "TFLOP/s"}, "height": 420},
     )
+
+
+def _kernel_records(result: dict, kind: str) -> list[dict]:
+    if not isinstance(result, dict):
+        raise TypeError(f"result: expected the parsed kernels.json dict, got "
+                        f"{type(result).__name__}")
+    recs = [r for r in result.get("records") or [] if r.get("kind") == kind]
+    if not recs:
+        raise ValueError(f"result: expected records of kind {kind!r} "
+                         "(results/gpu/kernels.json)")
+    return recs
+
+
+def ablation_figure(result: dict) -> go.Figure:
+    """Forward TFLOP/s of the tuned kernel, one switch added at a time.
+
+    Args:
+        result: the parsed ``results/gpu/kernels.json`` (records of kind
+            ``"ablation"``: ``ms`` per step, forward and forward + backward).
+
+    Returns:
+        Grouped bars: one group per step (teaching kernel first, cuDNN last), one
+        bar per shape; the forward only (forward + backward in the hover text).
+
+    Book: notebooks/pebble_io/lecture.md, "Making the kernel fast".
+    """
+    recs = _kernel_records(result, "ablation")
+    steps = ["teaching"] + [k[:-4] for k in recs[-1]["ms"]
+                            if k.endswith("_fwd") and k[:-4] not in (
+                                "teaching", "sdpa_cudnn")] + ["sdpa_cudnn"]
+    names = {"teaching": "teaching kernel", "sdpa_cudnn": "SDPA cuDNN"}
+    use_theme()
+    fig = go.Figure()
+    for i, r in enumerate(recs):
+        fl = 4 * r["batch"] * r["heads"] * r["n_q"] * r["n_k"] * r["d"] / (
+            2 if r["causal"] else 1)
+        xs, ys, hover = [], [], []
+        for s in steps:
+            if f"{s}_fwd" not in r["ms"]:
+                continue
+            xs.append(names.get(s, s))
+            ys.append(fl / r["ms"][f"{s}_fwd"] / 1e9)
+            hover.append(f"fwd {r['ms'][f'{s}_fwd']:.2f} ms, fwd+bwd "
+                         f"{r['ms'][f'{s}_fwdbwd']:.2f} ms")
+        fig.add_trace(go.Bar(
+            x=xs, y=ys, hovertext=hover, marker_color=COLORS[i % len(COLORS)],
+            name=f"n={r['n_q'] // 1024}k {'causal' if r['causal'] else 'full'}"))
+    fig.update_layout(
+        barmode="group", height=430,
+        title="forward TFLOP/s, d = 128, bf16: each switch added in turn",
+        yaxis={"title": "TFLOP/s"}, xaxis={"tickangle": -20},
+        legend={"orientation": "h", "y": -0.35})
+    return fig
+
+
+def roofline_figure(result: dict) -> go.Figure:
+    """Every timed forward on the H200's measured roofline.
+
+    The floor of attention's memory traffic is reading q, k, v and writing o once;
+    its arithmetic is ``4 n_q n_k d`` per head (halved when causal). Their ratio is
+    the arithmetic intensity: about ``n/2`` FLOP per byte for prefill, about
+    ``n_q`` for decoding, so prefill sits far right of the ridge (compute-bound) and
+    single-token decoding far left (memory-bound).
+
+    Args:
+        result: the parsed ``results/gpu/kernels.json`` (dense and decode records,
+            and a ``ceilings`` record: ``matmul_tflops``, ``copy_tb_per_s``).
+
+    Returns:
+        Log-log: the two ceilings as lines, one marker per (shape, contender).
+
+    Book: notebooks/pebble_io/lecture.md, "Making the kernel fast".
+    """
+    (ceil,) = _kernel_records(result, "ceilings")
+    recs = _kernel_records(result, "dense") + _kernel_records(result, "decode")
+    peak, bw = ceil["matmul_tflops"], ceil["copy_tb_per_s"]
+    use_theme()
+    fig = go.Figure()
+    xs = np.logspace(-0.5, 5, 200)
+    fig.add_trace(go.Scatter(x=xs, y=np.minimum(peak, bw * xs), mode="lines",
+                             name=f"roof: {peak:.0f} TFLOP/s, {bw:.1f} TB/s",
+                             line={"color": "black", "dash": "dash"}))
+    series = {"tuned": "tuned kernel", "teaching": "teaching kernel",
+              "sdpa_cudnn": "SDPA cuDNN", "sdpa_flash": "SDPA FLASH",
+              "sdpa_efficient": "SDPA efficient (mask)"}
+    for i, (key, label) in enumerate(series.items()):
+        px, py, txt = [], [], []
+        for r in recs:
+            ms = r["ms"].get(f"{key}_fwd")
+            if not ms:
+                continue
+            b, h, nq, nk, d = r["batch"], r["heads"], r["n_q"], r["n_k"], r["d"]
+            fl = 4 * b * h * nq * nk * d / (2 if r["causal"] and nq == nk else 1)
+            by = 2 * b * h * d * (2 * nq + 2 * nk)  # bf16: q, o and k, v once
+            px.append(fl / by)
+            py.append(fl / ms / 1e9)
+            txt.append(f"B={b} H={h} n_q={nq} n_k={nk} d={d}"
+                       f"{' causal' if r['causal'] else ''}: {ms * 1e3:.0f} us")
+        fig.add_trace(go.Scatter(x=px, y=py, mode="markers", name=label,
+                                 hovertext=txt, marker={"color": COLORS[i],
+                                                        "size": 8}))
+    fig.update_layout(
+        height=450, title="attention forward on the measured roofline",
+        xaxis={"type": "log", "title": "FLOP per byte of the minimal traffic"},
+        yaxis={"type": "log", "title": "TFLOP/s"},
+        legend={"orientation": "h", "y": -0.25})
+    return fig
