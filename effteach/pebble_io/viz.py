@@ -515,7 +515,9 @@ def ablation_figure(result: dict) -> go.Figure:
     fig.update_layout(
         barmode="group", height=430,
         title="forward TFLOP/s, d = 128, bf16: each switch added in turn",
-        yaxis={"title": "TFLOP/s"}, xaxis={"tickangle": -20},
+        yaxis={"title": "TFLOP/s"},
+        xaxis={"tickangle": -20, "categoryorder": "array",
+               "categoryarray": [names.get(s, s) for s in steps]},
         legend={"orientation": "h", "y": -0.35})
     return fig
 

@@ -155,3 +155,46 @@ def test_gpu_figure_one_step_per_configuration():
     assert "H200" in fig.layout.title.text
     with pytest.raises(ValueError, match="records"):
         gpu_figure({"records": []})
+
+
+def _kernels_result():
+    from effteach.bench import load_results
+
+    return load_results("kernels")
+
+
+def test_ablation_figure_keeps_the_steps_in_order_and_computes_tflops():
+    from effteach.pebble_io import ablation_figure
+
+    res = _kernels_result()
+    fig = ablation_figure(res)
+    abl = [r for r in res["records"] if r["kind"] == "ablation"]
+    assert len(fig.data) == len(abl)  # one bar series per shape
+    order = list(fig.layout.xaxis.categoryarray)
+    assert order[0] == "teaching kernel" and order[-1] == "SDPA cuDNN"
+    r, bars = abl[0], fig.data[0]
+    fl = 4 * r["batch"] * r["heads"] * r["n_q"] * r["n_k"] * r["d"] / (
+        2 if r["causal"] else 1)
+    i = list(bars.x).index("teaching kernel")
+    assert abs(bars.y[i] - fl / r["ms"]["teaching_fwd"] / 1e9) < 1e-6
+
+
+def test_roofline_figure_roof_is_the_measured_ceilings():
+    from effteach.pebble_io import roofline_figure
+
+    res = _kernels_result()
+    (ceil,) = [r for r in res["records"] if r["kind"] == "ceilings"]
+    roof = roofline_figure(res).data[0]
+    x, y = np.asarray(roof.x), np.asarray(roof.y)
+    assert np.allclose(y, np.minimum(ceil["matmul_tflops"], ceil["copy_tb_per_s"] * x))
+    pts = roofline_figure(res).data[1:]
+    assert all(max(t.y) <= ceil["matmul_tflops"] * 1.05 for t in pts)  # under the roof
+
+
+def test_kernel_figures_refuse_a_file_without_their_records():
+    from effteach.pebble_io import ablation_figure, roofline_figure
+
+    with pytest.raises(ValueError, match="result: expected records of kind"):
+        ablation_figure({"records": [{"kind": "dense"}]})
+    with pytest.raises(TypeError, match="result: expected the parsed kernels.json"):
+        roofline_figure([])
