@@ -244,6 +244,54 @@ def ceilings(dtype=torch.bfloat16) -> dict[str, float]:
             "copy_tb_per_s": 2 * x.numel() * 4 / ms_copy / 1e9}
 
 
+#: (batch, heads, n_q, n_k, d, causal, kv_lens): the GPU correctness cases
+CHECK_CASES = ((2, 4, 1000, 1000, 128, True, None), (2, 4, 777, 777, 64, False, None),
+               (2, 4, 64, 3000, 128, True, None), (2, 4, 500, 2000, 128, True,
+                                                   (2000, 1234)),
+               (1, 2, 4097, 4097, 64, True, None))
+#: the forward switches checked: the default, every switch on, and the stage split off
+CHECK_FLAGS = ({"SPLIT": True, "TMA": False, "REVERSE": False},
+               {"SPLIT": True, "TMA": True, "REVERSE": True},
+               {"SPLIT": False, "TMA": False, "REVERSE": False})
+
+
+def correctness(cases=CHECK_CASES, dtypes=(torch.bfloat16, torch.float16)):
+    """The tuned kernel, forward and backward, against float64 masked attention.
+
+    Returns:
+        One record per (case, dtype, switches): ``||x - ref|| / ||ref||`` for the
+        output and the three gradients, and ``ok`` (all under 1e-2, no NaN).
+    """
+    from effteach.kernels import attention as A
+
+    out = []
+    for (b, h, n_q, n_k, d, causal, lens) in cases:
+        for dtype in dtypes:
+            q, k, v, _ = _inputs(b, h, n_q, n_k, d, dtype, seed=n_q)
+            do = torch.randn(b, h, n_q, d, device=DEV, generator=torch.Generator(
+                device=DEV).manual_seed(1)).to(dtype)
+            kv = None if lens is None else torch.tensor(lens, device=DEV)
+            mask = A.attention_mask(n_q, n_k, causal, kv, device=DEV)
+            ref_in = [t.detach().double().requires_grad_() for t in (q, k, v)]
+            s = (ref_in[0] @ ref_in[1].transpose(-1, -2)) / math.sqrt(d)
+            ref = torch.softmax(s.masked_fill(~mask, -math.inf), -1).nan_to_num(0.0)
+            ref = ref @ ref_in[2]
+            grads = torch.autograd.grad(ref, ref_in, do.double())
+            for flags in CHECK_FLAGS:
+                o, lse = A._fwd(q, k, v, causal, None, kv, flags=flags)
+                got = A._bwd(q, k, v, o, lse, do, causal, None, kv,
+                             flags={"SPLIT": flags["SPLIT"]})
+                errs = {name: float((x.double() - r).norm() / r.norm())
+                        for name, x, r in zip(("o", "dq", "dk", "dv"), (o, *got),
+                                              (ref.detach(), *grads), strict=True)}
+                out.append({"batch": b, "heads": h, "n_q": n_q, "n_k": n_k, "d": d,
+                            "causal": causal, "kv_lens": lens,
+                            "dtype": str(dtype).split(".")[1], "flags": flags,
+                            "rel_err_vs_float64": errs,
+                            "ok": all(e < 1e-2 for e in errs.values())})
+    return out
+
+
 def run(quick: bool = False, dtype=torch.bfloat16, dense=None, decode=None,
         ablation=None):
     """Records and method (called by :mod:`effteach.bench`)."""
@@ -265,7 +313,10 @@ def run(quick: bool = False, dtype=torch.bfloat16, dense=None, decode=None,
         if DEV == "cuda":
             torch.cuda.empty_cache()
     records.append({"kind": "ceilings", **ceilings(dtype)})
-    method = {"dtype": str(dtype).split(".")[1],
+    checks = correctness(CHECK_CASES[:1] if quick else CHECK_CASES) if (
+        DEV == "cuda") else correctness(((1, 2, 9, 21, 16, True, (21,)),),
+                                        (torch.float32,))
+    method = {"correctness": checks, "dtype": str(dtype).split(".")[1],
               "inputs": "(batch, n, heads, d) transposed to (batch, heads, n, d)",
               "work": "forward; forward + backward via torch.autograd.grad",
               "ratio": "baseline ms / tuned ms (> 1: the tuned kernel is faster)"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from effteach.bench import BENCH_SLUGS
 from effteach.kernels import bench
@@ -40,3 +41,12 @@ def test_smoke_run_in_the_interpreter():
     steps = {name for name, *_ in bench.ABLATION_STEPS}
     assert {k.rsplit("_", 1)[0] for k in abl["ms"]} == steps | {"teaching"}
     assert all(v > 0 for v in abl["ms"].values())
+
+
+@pytest.mark.interpreter
+def test_the_bench_checks_every_switch_against_float64(monkeypatch):
+    monkeypatch.setattr(bench, "DEV", "cpu")  # the interpreter's device
+    recs = bench.correctness(((1, 2, 9, 21, 16, True, (17,)),), (torch.float32,))
+    assert len(recs) == len(bench.CHECK_FLAGS)
+    for r in recs:
+        assert r["ok"] and max(r["rel_err_vs_float64"].values()) < 1e-5
