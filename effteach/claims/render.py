@@ -36,7 +36,7 @@ VERDICT_COLOURS: dict[str, str] = {
     "unchecked": "#6e7781",
 }
 _TABLE = ("border-collapse:collapse;width:100%;font-size:0.85em;"
-          "line-height:1.3;margin:0.5em 0;table-layout:fixed")
+          "line-height:1.25;margin:0.5em 0;table-layout:fixed")
 _CELL = ("border-top:1px solid #d0d7de;padding:4px 6px;vertical-align:top;"
          "text-align:left")
 _SMALL = "color:#57606a;font-size:0.9em"

@@ -64,6 +64,17 @@ def _wrap(s: str, width: int = 70) -> str:
                        for line in s.split("\n"))
 
 
+def _table_height(tables) -> int:
+    """Pixels the tallest of these tables needs: 24 px a row, 17 px a wrapped line.
+
+    A fixed figure height left a blank band under short tables (the book at 1280 px).
+    """
+    def one(t):
+        cells = t.cells.values[1]
+        return 30 + sum(24 + 17 * str(c).count("<br>") for c in cells)
+    return max(one(t) for t in tables)
+
+
 def _explore_trace(r: dict) -> go.Table:
     p = r["problem"]
     rows = [("problem", _wrap(p.prompt)), ("verified answer", p.answer),
@@ -93,13 +104,14 @@ def explorer_figure(model, cases, difficulty: int = 1) -> go.Figure:
             raise type(exc)(f"cases: {exc}") from exc
     cases = [tuple(c) for c in cases]
     results = {c: explore(model, c[0], c[1], difficulty) for c in cases}
+    height = _table_height([_explore_trace(r) for r in results.values()])
     return slider_figure(lambda c: [_explore_trace(results[tuple(c)])],
                          [tuple(c) for c in cases], "problem",
                          title="A problem, its verified answer, the model's answer",
                          # short tick labels: long ones leave the figure at its ends
                          # (the table's header names the category)
                          fmt=lambda c: str(cases.index(c) + 1),
-                         layout={"height": 560, "autosize": True,
+                         layout={"height": height + 170, "autosize": True,
                                  "margin": {"l": 10, "r": 10, "t": 50, "b": 10}})
 
 
@@ -117,9 +129,10 @@ def explorer_panel(model):
 
     def builder(category, seed, difficulty):
         r = explore(model, category, seed, difficulty)
-        fig = go.Figure([_explore_trace(r)])
+        trace = _explore_trace(r)
+        fig = go.Figure([trace])
         fig.update_layout(title=f"{category}, seed {seed}, difficulty {difficulty}",
-                          height=520, autosize=True,
+                          height=_table_height([trace]) + 70, autosize=True,
                           margin={"l": 10, "r": 10, "t": 50, "b": 10})
         return fig
 
