@@ -43,7 +43,7 @@ _CHECKED: collections.OrderedDict = collections.OrderedDict()
 _CHECKED_MAX = 64
 
 
-def mark_checked(idx: torch.Tensor, cnt: torch.Tensor, n_rows: int) -> None:
+def _mark_checked(idx: torch.Tensor, cnt: torch.Tensor, n_rows: int) -> None:
     """Record that ``idx``/``cnt`` hold valid block lists for ``n_rows`` key blocks.
 
     Later :func:`block_sparse_attn` calls with these very tensors, unchanged, skip
@@ -237,7 +237,7 @@ def block_sparse_attn(q, k, v, idx, cnt, block: int = 128,
         if i_lo < 0 or i_hi >= n_rows:
             raise ValueError(f"idx: expected key-block indices in [0, {n_rows}), "
                              f"got [{i_lo}, {i_hi}]")
-        mark_checked(idx, cnt, n_rows)
+        _mark_checked(idx, cnt, n_rows)
     elif cnt.numel() and (int(cnt.min()) < 0 or int(cnt.max()) > 0):
         raise ValueError(f"cnt: expected counts in [0, {idx.shape[-1]}]")
     bm, bn, warps, stages = _check_config(config, block)

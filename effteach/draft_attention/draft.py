@@ -384,9 +384,9 @@ def kv_block_lists(block_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor
     idx = key.argsort(-1).to(torch.int32)
     width = max(1, int(cnt.max()))
     idx = idx[..., :width].contiguous()
-    from effteach.kernels.draft_attention import mark_checked
+    from effteach.kernels.draft_attention import _mark_checked
 
-    mark_checked(idx, cnt, m)  # in range by construction: no check at attention time
+    _mark_checked(idx, cnt, m)  # in range by construction: no check at attention time
     return idx, cnt
 
 

@@ -489,6 +489,7 @@ def ablation_figure(result: dict) -> go.Figure:
         Grouped bars: one group per step (teaching kernel first, cuDNN last), one
         bar per shape; the forward only (forward + backward in the hover text).
 
+    Paper: none; our kernels (FlashAttention-2, Dao 2023) against PyTorch's [R].
     Book: notebooks/pebble_io/lecture.md, "Making the kernel fast".
     """
     recs = _kernel_records(result, "ablation")
@@ -538,6 +539,8 @@ def roofline_figure(result: dict) -> go.Figure:
     Returns:
         Log-log: the two ceilings as lines, one marker per (shape, contender).
 
+    Paper: none; the roofline model (Williams, Waterman and Patterson 2009) with the
+        ceilings measured on the GPU [R].
     Book: notebooks/pebble_io/lecture.md, "Making the kernel fast".
     """
     (ceil,) = _kernel_records(result, "ceilings")

@@ -251,6 +251,8 @@ def registry() -> dict:
         P + "pebble_trace": lambda: C(pb.pebble_trace, "fa2_fwd", 4, 2, 64),
         P + "preset_sram": lambda: C(pb.preset_sram, "toy (4 KiB)", "float32"),
         P + "gpu_figure": lambda: C(pb.gpu_figure, _gpu_result("pebble_io")),
+        P + "ablation_figure": lambda: C(pb.ablation_figure, _gpu_result("kernels")),
+        P + "roofline_figure": lambda: C(pb.roofline_figure, _gpu_result("kernels")),
         # -- looped_mlp
         L + "assemble": lambda: C(lm.assemble, "halt", n_mem=4, bits=4, n_instr=4),
         L + "disassemble": lambda: C(lm.disassemble, _program()),

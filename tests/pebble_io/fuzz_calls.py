@@ -20,4 +20,8 @@ OPT_OUT = {
     "effteach.kernels.bench.run": "a measurement driver on a GPU (its shapes are "
     "module constants); smoke-tested in tests/pebble_io/test_kernels_bench.py",
     "effteach.kernels.bench.smoke": "no arguments: the CPU run of the benchmark",
+    "effteach.kernels.bench.ceilings": "a GPU measurement (a matmul and a copy; an "
+    "empty dict on a CPU) whose one argument is the matmul's dtype",
+    "effteach.kernels.bench.correctness": "a measurement driver on a GPU (its cases "
+    "are module constants); tested in tests/pebble_io/test_kernels_bench.py",
 }
