@@ -244,8 +244,8 @@ def _triton_speed(ev: Evidence) -> CheckResult:
 
 
 claim("pebble_io.triton_kernel", paper=None, where="lecture, On a GPU",
-      text="The book's Triton FlashAttention-2 is correct and faster than PyTorch "
-           "SDPA's FLASH backend everywhere (forward and backward), slower than cuDNN.",
+      text="The teaching Triton kernel is correct, faster than SDPA-FLASH everywhere "
+           "(fwd and bwd), slower than cuDNN.",
       verdict="reproduced", section="on-a-gpu", heavy=True,
       note="H200, bf16, d ∈ {64, 128}, n from 1k to 16k, committed in "
            "results/gpu/pebble_io.json; targets at d = 128, n = 8192 met.")(
