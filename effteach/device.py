@@ -82,17 +82,18 @@ def describe() -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def as_on_a_gpu() -> Iterator[None]:
+def _numpy_quiet() -> Iterator[None]:
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield
+
+
+def as_on_a_gpu() -> contextlib.AbstractContextManager:
     """Launch context for kernels: NaN and inf propagate in the interpreter as on a GPU.
 
     The interpreter runs a kernel in NumPy, which warns (or raises, under
     ``np.errstate``) where a GPU's IEEE arithmetic propagates NaN and inf without a
-    word; inside this context NumPy's warnings and errors are off. On a GPU it does
-    nothing.
+    word; inside this context NumPy's warnings and errors are off. On a GPU it is a
+    ``nullcontext``: nothing on the launch path.
     """
-    if not INTERPRETER:
-        yield
-        return
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore", RuntimeWarning)
-        yield
+    return _numpy_quiet() if INTERPRETER else contextlib.nullcontext()

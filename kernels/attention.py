@@ -466,12 +466,10 @@ def _alloc(size, alignment, stream):
     return torch.empty(size, dtype=torch.int8, device="cuda")
 
 
+@functools.cache
 def _set_allocator():
     """Device-side descriptors need scratch memory; Triton asks for it here (once)."""
-    if getattr(_set_allocator, "done", False):
-        return
     triton.set_allocator(_alloc)
-    _set_allocator.done = True
 
 
 def _fwd(q, k, v, causal, scale, kv_lens, config=None, flags=None):
@@ -498,9 +496,6 @@ def _fwd(q, k, v, causal, scale, kv_lens, config=None, flags=None):
             BLOCK_N=bn, num_warps=warps, num_stages=stages, **flags)
 
     key = (n_q, n_k, d, causal, q.dtype, *flags.values())
-    if not INTERPRETER:  # the launch context only matters in the interpreter
-        launch(config or _pick("fwd", key, launch))
-        return o, lse
     with _as_on_a_gpu():
         launch(config or _pick("fwd", key, launch))
     return o, lse

@@ -293,7 +293,7 @@ def correctness(cases=CHECK_CASES, dtypes=(torch.bfloat16, torch.float16)):
 
 
 def run(quick: bool = False, dtype=torch.bfloat16, dense=None, decode=None,
-        ablation=None):
+        ablation=None, checks=None, check_dtypes=(torch.bfloat16, torch.float16)):
     """Records and method (called by :mod:`effteach.bench`)."""
     from tqdm.auto import tqdm
 
@@ -313,10 +313,9 @@ def run(quick: bool = False, dtype=torch.bfloat16, dense=None, decode=None,
         if DEV == "cuda":
             torch.cuda.empty_cache()
     records.append({"kind": "ceilings", **ceilings(dtype)})
-    checks = correctness(CHECK_CASES[:1] if quick else CHECK_CASES) if (
-        DEV == "cuda") else correctness(((1, 2, 9, 21, 16, True, (21,)),),
-                                        (torch.float32,))
-    method = {"correctness": checks, "dtype": str(dtype).split(".")[1],
+    checks = checks or (CHECK_CASES[:1] if quick else CHECK_CASES)
+    method = {"correctness": correctness(checks, check_dtypes),
+              "dtype": str(dtype).split(".")[1],
               "inputs": "(batch, n, heads, d) transposed to (batch, heads, n, d)",
               "work": "forward; forward + backward via torch.autograd.grad",
               "ratio": "baseline ms / tuned ms (> 1: the tuned kernel is faster)"}
@@ -331,6 +330,8 @@ def smoke() -> list[dict]:
         return run(quick=True, dtype=torch.float32,
                    dense=((1, 2, 40, 16, False), (1, 2, 40, 16, True)),
                    decode=((1, 2, 3, 50, 16),),
-                   ablation=((1, 2, 40, 16, True),))[0]
+                   ablation=((1, 2, 40, 16, True),),
+                   checks=((1, 2, 9, 21, 16, True, (21,)),),
+                   check_dtypes=(torch.float32,))[0]
     finally:
         DEV = old

@@ -66,6 +66,27 @@ def token_logp(model, x):
     return torch.log_softmax(logits, -1).gather(-1, x[:, 1:, None])[..., 0]
 
 
+def grpo_token_loss(lp, lp_old, lp_ref, adv, mask, clip: float, beta: float):
+    """GRPO's loss over completion tokens, as both trainers minimise it.
+
+    Per token: the clipped surrogate ``min(w A, clip(w, 1 +- clip) A)`` with
+    ``w = exp(lp - lp_old)``, minus ``beta`` times the k3 KL to the reference
+    (:func:`effteach.econ_rl.grpo.k3_kl`); averaged over each sequence's ``mask``,
+    then over sequences, and negated.
+
+    Returns:
+        ``(loss, kl, clipped)``: the scalar loss, the per-token KL, and the share of
+        completion tokens whose ratio left ``1 +- clip`` (a float).
+    """
+    ratio = torch.exp(lp - lp_old)
+    surr = torch.minimum(ratio * adv, ratio.clamp(1 - clip, 1 + clip) * adv)
+    d = lp_ref - lp
+    kl = torch.exp(d) - d - 1
+    per_seq = ((surr - beta * kl) * mask).sum(1) / mask.sum(1).clamp(min=1)
+    clipped = float((((ratio - 1).abs() > clip).float() * mask).sum() / mask.sum())
+    return -per_seq.mean(), kl, clipped
+
+
 def sft_loss(model, pairs, device="cpu"):
     """Cross-entropy on completion tokens only."""
     x, m = batch(pairs, device)

@@ -39,6 +39,7 @@ from effteach.econ_rl.lm import (
     decode,
     encode,
     exact_flags,
+    grpo_token_loss,
     sft_loss,
     target_text,
     token_logp,
@@ -159,18 +160,12 @@ def grpo(policy, ref, steps: int, seed: int, desc: str = "econ_rl_gpt grpo"):
             lp_ref = token_logp(ref, x)
         policy.train()
         for _ in range(MU):
-            lp = token_logp(policy, x)
-            ratio = torch.exp(lp - lp_old)
-            surr = torch.minimum(ratio * A, ratio.clamp(1 - CLIP, 1 + CLIP) * A)
-            d = lp_ref - lp
-            kl = torch.exp(d) - d - 1
-            per_seq = ((surr - BETA * kl) * mm).sum(1) / mm.sum(1).clamp(min=1)
-            loss = -per_seq.mean()
+            loss, kl, clipped = grpo_token_loss(token_logp(policy, x), lp_old, lp_ref,
+                                                A, mm, CLIP, BETA)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(policy.parameters(), 1.0)
             opt.step()
-        clipped = float((((ratio - 1).abs() > CLIP).float() * mm).sum() / mm.sum())
         log.append([step + 1, float(rewards.mean()),
                     float((kl.detach() * mm).sum() / mm.sum()), clipped])
     policy.eval()

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from effteach.econ_rl.grpo import group_advantages
 from effteach.econ_rl.lm import (  # noqa: F401  (re-exported for the tests)
     BOS,
     EOS,
@@ -33,6 +34,7 @@ from effteach.econ_rl.lm import (  # noqa: F401  (re-exported for the tests)
     bootstrap_diff,
     decode,
     encode,
+    grpo_token_loss,
     sft_loss,
     target_text,
     token_logp,
@@ -178,8 +180,7 @@ def run(out, tiny=False, seed=0):
         rewards = np.array([1.0 if grade(p, decode(o)) == "exact" else 0.0
                             for p, o in zip([p for p in batch for _ in range(G)],
                                             outs, strict=True)]).reshape(bs, G)
-        adv = (rewards - rewards.mean(1, keepdims=True)) / (
-            rewards.std(1, keepdims=True) + 1e-6)
+        adv = group_advantages(rewards)
         comp = []
         for o in outs:
             o = o[:o.index(EOS)] if EOS in o else o
@@ -194,18 +195,11 @@ def run(out, tiny=False, seed=0):
         for _ in range(mu):
             with torch.autocast(**amp):
                 lp = token_logp(policy, x)
-            ratio = torch.exp(lp - lp_old)
-            surr = torch.minimum(ratio * A, ratio.clamp(1 - clip, 1 + clip) * A)
-            d = lp_ref - lp
-            kl = torch.exp(d) - d - 1
-            per_seq = ((surr - beta * kl) * mm).sum(1) / mm.sum(1).clamp(min=1)
-            loss = -per_seq.mean()
+            loss, kl, clipped = grpo_token_loss(lp, lp_old, lp_ref, A, mm, clip, beta)
             opt.zero_grad()
             loss.backward()
             nn.utils.clip_grad_norm_(policy.parameters(), 1.0)
             opt.step()
-            clipped = float((((ratio - 1).abs() > clip).float() * mm).sum()
-                            / mm.sum())
         rl_log.append([step, float(rewards.mean()), float((kl * mm).sum()
                                                           / mm.sum()), clipped])
     t_rl = time.time() - t0 - t_sft

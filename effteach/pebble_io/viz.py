@@ -493,9 +493,9 @@ def ablation_figure(result: dict) -> go.Figure:
     Book: notebooks/pebble_io/lecture.md, "Making the kernel fast".
     """
     recs = _kernel_records(result, "ablation")
-    steps = ["teaching"] + [k[:-4] for k in recs[-1]["ms"]
-                            if k.endswith("_fwd") and k[:-4] not in (
-                                "teaching", "sdpa_cudnn")] + ["sdpa_cudnn"]
+    timed = dict.fromkeys(k[:-4] for r in recs for k in r["ms"] if k.endswith("_fwd"))
+    steps = ["teaching", *(s for s in timed if s not in ("teaching", "sdpa_cudnn")),
+             "sdpa_cudnn"]
     names = {"teaching": "teaching kernel", "sdpa_cudnn": "SDPA cuDNN"}
     use_theme()
     fig = go.Figure()
