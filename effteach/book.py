@@ -105,6 +105,53 @@ WIDGETS_JS_SOURCE = """\
 })();
 """.replace("__ASSET_DIR__", WIDGET_ASSET_DIR)
 
+#: Loaded after plotly.min.js on pages with a figure (``_add_plotly_js``).
+FIGURES_JS = "effteach-figures.js"
+#: plotly's ``responsive`` config refits a figure on a *window* resize only, 100 ms
+#: later. The theme's columns also change width without one (media-query transitions,
+#: fonts arriving, widget outputs drawn late), and a figure refitted at an in-between
+#: width stays too wide for its column (seen in CI: 791 px in an 768 px column, after
+#: the full-page screenshot's resize to 1 x 1 and back). A ResizeObserver on each
+#: figure's wrapper refits it whenever the wrapper's own width changes.
+FIGURES_JS_SOURCE = """\
+/* effteach: refit each book figure whenever its column changes width.
+ * Written by effteach.book; loaded after plotly.min.js. */
+(function () {
+  "use strict";
+  if (!window.ResizeObserver) { return; }
+  var watched = new WeakSet();
+  var observer = new ResizeObserver(function (entries) {
+    entries.forEach(function (entry) {
+      var gd = entry.target.querySelector(".plotly-graph-div");
+      // not drawn yet, or a width the author fixed: nothing to refit
+      if (!gd || !gd._fullLayout || !gd.layout || gd.layout.width) { return; }
+      if (!window.Plotly || Math.abs(gd._fullLayout.width - gd.clientWidth) <= 1) {
+        return;
+      }
+      window.Plotly.Plots.resize(gd).catch(function () {});  // hidden: nothing to fit
+    });
+  });
+  var queued = false;
+  function watch() {
+    queued = false;
+    document.querySelectorAll(".__FIGURE_CLASS__").forEach(function (el) {
+      if (!watched.has(el)) { watched.add(el); observer.observe(el); }
+    });
+  }
+  // figures inside widget outputs are added after load
+  function later() {
+    if (!queued) { queued = true; window.requestAnimationFrame(watch); }
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", watch);
+  } else {
+    watch();
+  }
+  new MutationObserver(later).observe(document.documentElement,
+                                      {childList: true, subtree: true});
+})();
+""".replace("__FIGURE_CLASS__", FIGURE_CLASS)
+
 #: The book's own style sheet, written to ``_static/`` and added to every page.
 BOOK_CSS = "effteach.css"
 #: At a 1280 px window the theme gives the article ~690 px, and 88 columns of 14 px
@@ -291,6 +338,7 @@ def _add_plotly_js(app: Any, pagename: str, templatename: str, context: Any,
     del pagename, templatename
     if _page_has_figure(doctree, context):
         app.add_js_file(PLOTLY_JS, priority=PLOTLY_JS_PRIORITY)
+        app.add_js_file(FIGURES_JS, priority=PLOTLY_JS_PRIORITY + 1)
 
 
 def _dedupe_scripts(app: Any, pagename: str, templatename: str, context: Any,
@@ -516,12 +564,13 @@ def _atomic_write(data: bytes, dst: Path) -> None:
 
 
 def _write_static(app: Any, exception: BaseException | None) -> None:
-    """``build-finished`` hook: plotly.min.js, widget glue and CSS into _static/."""
+    """``build-finished`` hook: plotly.min.js, widget/figure glue, CSS to _static/."""
     if exception is not None or app.builder is None or app.builder.format != "html":
         return
     static = Path(app.outdir) / "_static"
     _atomic_write(plotly_js_path().read_bytes(), static / PLOTLY_JS)
     _atomic_write(WIDGETS_JS_SOURCE.encode("utf-8"), static / WIDGETS_JS)
+    _atomic_write(FIGURES_JS_SOURCE.encode("utf-8"), static / FIGURES_JS)
     _atomic_write(BOOK_CSS_SOURCE.encode("utf-8"), static / BOOK_CSS)
 
 

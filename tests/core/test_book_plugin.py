@@ -119,6 +119,26 @@ def test_duplicate_inline_scripts_are_dropped():
         ("", body), ("a.js", None), ("b.js", None)]
 
 
+def test_figure_pages_get_plotly_then_the_refit_script():
+    from types import SimpleNamespace
+
+    from sphinx.builders.html._assets import _JavaScript
+
+    added = []
+    app = SimpleNamespace(
+        add_js_file=lambda name, priority: added.append((priority, name)))
+    body = f'<div class="{book.FIGURE_CLASS}">'
+    figure = {"script_files": [_JavaScript("", body=body)]}
+    book._add_plotly_js(app, "p", "t", figure, None)
+    assert [name for _, name in sorted(added)] == [book.PLOTLY_JS, book.FIGURES_JS]
+    added.clear()
+    book._add_plotly_js(app, "p", "t", {"script_files": []}, None)
+    assert added == []
+    src = book.FIGURES_JS_SOURCE
+    assert f'".{book.FIGURE_CLASS}"' in src and "ResizeObserver" in src
+    assert "http" not in src
+
+
 def test_widget_glue_points_at_the_font_folder():
     glue = book.WIDGETS_JS_SOURCE
     assert f'"@jupyter-widgets": base + "{book.WIDGET_ASSET_DIR}"' in glue
