@@ -21,6 +21,7 @@ Book: notebooks/pebble_io/lecture.md (issue "Kernels at H200 speed").
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 
@@ -57,6 +58,10 @@ ABLATION_STEPS = (
      {"SPLIT": True, "TMA": True, "REVERSE": True}, {"SPLIT": True}),
 )
 QUICK_DECODE = ((2, 4, 16, 1024, 64),)
+#: (batch, heads, n, d, causal): short kernels, where the host's time per call shows;
+#: the public call with Triton's launch and with the direct launch of the cached kernel
+LAUNCH_SHAPES = ((1, 2, 4097, 64, False), (1, 2, 4097, 64, True),
+                 (1, 16, 1024, 128, True))
 DEV = "cuda"
 
 
@@ -228,6 +233,53 @@ def _ablation(shape, dtype, rounds, rep_ms):
                            for k_, t in ms.items() if k_.endswith("_fwd")}}
 
 
+def _host_us(fn, calls: int = 300) -> float:
+    """Host microseconds per call: ``calls`` calls back to back, no sync between."""
+    fn()
+    if DEV == "cuda":
+        torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    for _ in range(calls):
+        fn()
+    dt = time.perf_counter() - t0
+    if DEV == "cuda":
+        torch.cuda.synchronize()
+    return 1e6 * dt / calls
+
+
+def _launch(shape, dtype, rounds, rep_ms):
+    """The public forward with Triton's launch and with the direct one, and FLASH."""
+    from effteach.kernels import launch
+    from effteach.kernels.attention import attention
+
+    b, h, n, d, causal = shape
+    q, k, v, _ = _inputs(b, h, n, n, d, dtype)
+
+    def tuned(direct):
+        def f():
+            launch.DIRECT = direct
+            return attention(q, k, v, causal)
+        return f
+
+    fns = {"sdpa_flash_fwd": _sdpa("flash", causal) if DEV == "cuda"
+           else _sdpa("math", causal), "triton_launch_fwd": tuned(False),
+           "direct_launch_fwd": tuned(True)}
+    fns["sdpa_flash_fwd"] = functools.partial(fns["sdpa_flash_fwd"], q, k, v)
+    was = launch.DIRECT
+    try:
+        same = torch.equal(fns["triton_launch_fwd"](), fns["direct_launch_fwd"]())
+        calls = 300 if DEV == "cuda" else 2  # the interpreter takes ms a call
+        host = {name: _host_us(f, calls) for name, f in fns.items()}
+        ms = _time(fns, rounds, rep_ms)
+    finally:
+        launch.DIRECT = was
+    return {"kind": "launch", "batch": b, "heads": h, "n_q": n, "n_k": n, "d": d,
+            "causal": causal, "dtype": str(dtype).split(".")[1], "ms": ms,
+            "host_us": host, "same_output": same,
+            "ratios_fwd": {f"{x}_vs_sdpa_flash": ms["sdpa_flash_fwd"] / ms[f"{x}_fwd"]
+                           for x in ("triton_launch", "direct_launch")}}
+
+
 def ceilings(dtype=torch.bfloat16) -> dict[str, float]:
     """The GPU's measured ceilings: a large matmul (TFLOP/s) and a copy (TB/s)."""
     if DEV != "cuda":
@@ -293,7 +345,8 @@ def correctness(cases=CHECK_CASES, dtypes=(torch.bfloat16, torch.float16)):
 
 
 def run(quick: bool = False, dtype=torch.bfloat16, dense=None, decode=None,
-        ablation=None, checks=None, check_dtypes=(torch.bfloat16, torch.float16)):
+        ablation=None, checks=None, check_dtypes=(torch.bfloat16, torch.float16),
+        launches=None):
     """Records and method (called by :mod:`effteach.bench`)."""
     from tqdm.auto import tqdm
 
@@ -312,14 +365,23 @@ def run(quick: bool = False, dtype=torch.bfloat16, dense=None, decode=None,
         records.append(_ablation(shape, dtype, rounds, rep))
         if DEV == "cuda":
             torch.cuda.empty_cache()
+    for shape in tqdm(launches or (() if quick else LAUNCH_SHAPES), desc="launch"):
+        records.append(_launch(shape, dtype, rounds, rep))
     records.append({"kind": "ceilings", **ceilings(dtype)})
     checks = checks or (CHECK_CASES[:1] if quick else CHECK_CASES)
     method = {"correctness": correctness(checks, check_dtypes),
               "dtype": str(dtype).split(".")[1],
               "inputs": "(batch, n, heads, d) transposed to (batch, heads, n, d)",
               "work": "forward; forward + backward via torch.autograd.grad",
-              "ratio": "baseline ms / tuned ms (> 1: the tuned kernel is faster)"}
+              "ratio": "baseline ms / tuned ms (> 1: the tuned kernel is faster)",
+              "direct_launch": _direct_launch()}
     return records, method
+
+
+def _direct_launch() -> bool:
+    from effteach.kernels import launch
+
+    return launch.DIRECT
 
 
 def smoke() -> list[dict]:
@@ -331,6 +393,7 @@ def smoke() -> list[dict]:
                    dense=((1, 2, 40, 16, False), (1, 2, 40, 16, True)),
                    decode=((1, 2, 3, 50, 16),),
                    ablation=((1, 2, 40, 16, True),),
+                   launches=((1, 2, 40, 16, True),),
                    checks=((1, 2, 9, 21, 16, True, (21,)),),
                    check_dtypes=(torch.float32,))[0]
     finally:

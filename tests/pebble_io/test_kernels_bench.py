@@ -41,6 +41,9 @@ def test_smoke_run_in_the_interpreter():
     steps = {name for name, *_ in bench.ABLATION_STEPS}
     assert {k.rsplit("_", 1)[0] for k in abl["ms"]} == steps | {"teaching"}
     assert all(v > 0 for v in abl["ms"].values())
+    (lau,) = [r for r in recs if r["kind"] == "launch"]
+    assert lau["same_output"] and set(lau["host_us"]) == set(lau["ms"])
+    assert all(v > 0 for v in (*lau["ms"].values(), *lau["host_us"].values()))
 
 
 @pytest.mark.interpreter

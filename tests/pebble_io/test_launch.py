@@ -1,0 +1,85 @@
+"""The kernels' launcher: Triton's own binding once, then the compiled kernel."""
+
+import pytest
+import torch
+
+from effteach import device
+from effteach.kernels import attention as A
+from effteach.kernels.launch import Launcher
+
+
+def test_tail_binds_constexprs_and_defaults_in_signature_order():
+    launch = Launcher(A._fwd_kernel)
+    n_args = A._fwd_kernel.arg_names.index("CAUSAL")
+    meta = {"CAUSAL": True, "HAS_LENS": False, "D": 64, "BLOCK_M": 64, "BLOCK_N": 32,
+            "TMA": True, "num_warps": 4, "num_stages": 2}
+    # SPLIT and REVERSE are left out: their defaults (True, False) fill in
+    assert launch._tail(n_args, meta) == [True, False, 64, 64, 32, True, True, False]
+    with pytest.raises(KeyError):
+        launch._tail(n_args, {"CAUSAL": True})  # D has no default
+
+
+def test_an_empty_hook_chain_is_no_hook(monkeypatch):
+    from triton import knobs
+
+    from effteach.kernels import launch
+
+    class Chain:  # Triton 3.6's HookChain: never None, empty unless a hook is added
+        calls: list = []
+
+    monkeypatch.setattr(knobs.runtime, "launch_enter_hook", Chain())
+    assert not launch._hooked()
+    Chain.calls = [print]
+    assert launch._hooked()
+    monkeypatch.setattr(knobs.runtime, "launch_enter_hook", None)
+    assert not launch._hooked()
+
+
+def test_key_holds_what_triton_specialises_on():
+    launch = Launcher(A._fwd_kernel)
+    buf = torch.zeros(64, dtype=torch.float16)
+    aligned, shifted = buf[:32], buf[1:33]  # 2-byte offset: not 16-byte aligned
+    meta = {"D": 16, "num_warps": 4}
+    key = launch._key((aligned, 7, 0.5), meta, 0)
+    assert key == launch._key((aligned.clone(), 7, 0.25), dict(reversed(meta.items())),
+                              0)  # floats are fp32 whatever their value
+    assert key != launch._key((shifted, 7, 0.5), meta, 0)
+    assert key != launch._key((aligned.float(), 7, 0.5), meta, 0)
+    assert key != launch._key((aligned, 16, 0.5), meta, 0)
+    assert key != launch._key((aligned, 7, 0.5), {"D": 16, "num_warps": 8}, 0)
+    assert key != launch._key((aligned, 7, 0.5), meta, 1)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not device.HAS_GPU or device.INTERPRETER, reason="needs a GPU")
+@pytest.mark.parametrize("offset", [0, 1])
+def test_cached_launch_gives_triton_own_result(offset, monkeypatch):
+    """The second call (cached kernel) equals a call through ``fn[grid]``, bit for bit,
+    with the inputs 16-byte aligned and not (a separate compiled kernel)."""
+    from effteach.kernels import launch
+
+    monkeypatch.setattr(launch, "DIRECT", True)
+    gen = torch.Generator(device="cuda").manual_seed(offset)
+    n, d = 1000, 64
+    flat = torch.randn(3 * 2 * n * d + offset, generator=gen, device="cuda")
+    q, k, v = flat[offset:].to(torch.bfloat16).view(3, 1, 2, n, d).unbind(0)
+    if offset:  # a view that starts 2 bytes past an aligned address
+        raw = torch.empty(q.numel() + 1, dtype=q.dtype, device="cuda")
+        raw[1:].copy_(q.reshape(-1))
+        q = raw[1:].view(q.shape)
+    first = A.attention(q, k, v, causal=True)
+    again = A.attention(q, k, v, causal=True)  # the cached kernel
+    plain = Launcher(A._fwd_kernel)
+    plain.cache = _NoCache()  # every call through fn[grid]
+    old = A._FWD
+    try:
+        A._FWD = plain
+        ref = A.attention(q, k, v, causal=True)
+    finally:
+        A._FWD = old
+    assert torch.equal(first, ref) and torch.equal(again, ref)
+
+
+class _NoCache(dict):
+    def __setitem__(self, key, value):
+        pass
