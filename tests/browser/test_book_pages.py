@@ -584,6 +584,7 @@ DEFECTS = {
                                      "labelled [1], not author-year",
                                      "does not match its entry's label"]),
     "no_favicon.html": ("favicon", ["no favicon"]),
+    # written by ``fixture_site``: column_narrows.html without the figure script
     "column_narrows_unfixed.html": ("figure text", [
         '"a figure"): 900 px wide, past the text column by 300 px']),
 }
@@ -598,6 +599,11 @@ def fixture_site(tmp_path_factory) -> Iterator[str]:
     shutil.copytree(FIXTURES, site_dir, dirs_exist_ok=True)
     shutil.copyfile(plotly_js_path(), site_dir / PLOTLY_JS)
     (site_dir / FIGURES_JS).write_text(FIGURES_JS_SOURCE)
+    # the same page without the book's figure script: the defect it prevents
+    fixed = (FIXTURES / "column_narrows.html").read_text()
+    tag = f'<script src="{FIGURES_JS}"></script>'
+    assert tag in fixed
+    (site_dir / "column_narrows_unfixed.html").write_text(fixed.replace(tag, ""))
     with StaticServer(site_dir) as server:
         yield server.base_url
 
