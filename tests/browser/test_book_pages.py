@@ -182,6 +182,8 @@ class PageReport:
     controls: int = 0
     controls_live: int = 0
     dead_controls: list[str] = dataclasses.field(default_factory=list)
+    #: the moments at which plotly figures were still refitting after ``wait_ms``
+    figures_unsettled: list[str] = dataclasses.field(default_factory=list)
 
     def new_check_problems(self) -> dict[str, list[str]]:
         """The problems of the reader-facing checks, by check."""
@@ -217,6 +219,9 @@ class PageReport:
                 f"plotly figures not drawn: {self.plotly_drawn}/{self.plotly_divs} "
                 "have a .main-svg"
             )
+        if self.figures_unsettled:
+            out.append(f"plotly figures still refitting after the wait: "
+                       f"{self.figures_unsettled}")
         if self.plotly_share_buttons:
             out.append(
                 f"{self.plotly_share_buttons} plotly 'Share chart' button(s): they "
@@ -262,10 +267,12 @@ _PLOTLY_DRAWN_JS = """() => [...document.querySelectorAll('.plotly-graph-div')]
 #: Two animation frames (ResizeObserver callbacks run between them), then true.
 _FRAMES_JS = """() => new Promise((done) =>
   requestAnimationFrame(() => requestAnimationFrame(() => done(true))))"""
-#: No figure has a plotly resize pending (plotly.js sets ``_resolveResize`` while its
-#: 100 ms refit timer runs).
+#: No figure has a plotly resize pending. plotly.js sets ``_resolveResize`` while its
+#: 100 ms refit timer runs and deletes it after the refit; a figure of fixed size or a
+#: hidden one is not refitted, and keeps it.
 _PLOTLY_IDLE_JS = """() => [...document.querySelectorAll('.plotly-graph-div')]
-  .every((e) => !e._resolveResize)"""
+  .every((e) => !e._resolveResize || (e.layout && e.layout.width && e.layout.height)
+          || getComputedStyle(e).display === 'none')"""
 _WIDGETS_JS = (
     "() => document.querySelectorAll('.jupyter-widgets').length > 0"
     f" || document.body.innerText.includes('{WIDGET_ERROR_TEXT}')"
@@ -372,7 +379,7 @@ def run_page_checks(page, report: PageReport) -> None:
     report.favicon = page.evaluate("() => window.__effteachChecks.favicon()")
 
 
-def _wait_for_figures(page, report: PageReport, wait_ms: int) -> None:
+def _wait_for_figures(page, report: PageReport, wait_ms: int, when: str) -> None:
     """Let pending figure refits finish (the page's own, none forced)."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
@@ -382,7 +389,7 @@ def _wait_for_figures(page, report: PageReport, wait_ms: int) -> None:
     try:
         page.wait_for_function(_PLOTLY_IDLE_JS, timeout=wait_ms)
     except PlaywrightTimeout:
-        pass  # the figure checks report what it left
+        report.figures_unsettled.append(when)
 
 
 def inspect_page(browser, url: str, screenshot: Path | None = None,
@@ -461,7 +468,7 @@ def inspect_page(browser, url: str, screenshot: Path | None = None,
             page.wait_for_load_state("networkidle", timeout=wait_ms)
         except PlaywrightTimeout:
             pass
-        _wait_for_figures(page, report, wait_ms)
+        _wait_for_figures(page, report, wait_ms, "after load")
         for key, value in page.evaluate(_COUNTS_JS).items():
             setattr(report, key, value)
         # the checks see the page as loaded: a full-page screenshot resizes the
@@ -470,7 +477,8 @@ def inspect_page(browser, url: str, screenshot: Path | None = None,
         if screenshot is not None:
             screenshot.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(screenshot), full_page=True)
-            _wait_for_figures(page, report, wait_ms)  # before the controls are judged
+            # before the controls are judged
+            _wait_for_figures(page, report, wait_ms, "after the screenshot")
         exercise_controls(page, report)
     except PlaywrightError as err:
         report.page_errors.append(f"navigation failed: {err}")
@@ -647,6 +655,13 @@ def test_book_figure_script_refits_a_figure_when_its_column_narrows(
     report = inspect_page(browser, fixture_site + "column_narrows.html", wait_ms=5000)
     assert report.problems() == []
     assert report.has_plotly and not report.figure_text
+
+
+def test_figures_that_never_settle_are_reported(browser, fixture_site, monkeypatch):
+    monkeypatch.setitem(globals(), "_PLOTLY_IDLE_JS", "() => false")
+    report = inspect_page(browser, fixture_site + "column_narrows.html", wait_ms=3000)
+    assert report.figures_unsettled == ["after load"]
+    assert any("still refitting" in line for line in report.problems())
 
 
 def test_is_off_host():
