@@ -83,3 +83,39 @@ def test_cached_launch_gives_triton_own_result(offset, monkeypatch):
 class _NoCache(dict):
     def __setitem__(self, key, value):
         pass
+
+
+def test_the_quick_argument_check_accepts_only_what_the_full_one_accepts():
+    """Every call the shortcut passes, the full check passes too (over good and bad
+    calls alike), and the shortcut does pass the plain call."""
+    dev = device.DEVICE
+
+    def t(*shape, dtype=torch.float32, on=dev):
+        return torch.zeros(shape, dtype=dtype, device=on)
+
+    good = t(1, 2, 8, 16)
+    tried = [
+        (good, good, good, False, None, None),
+        (good, t(1, 2, 5, 16), t(1, 2, 5, 16), True, None, None),
+        (good, good, good, 1, None, None),
+        (good, good, good, False, 0.5, None),
+        (good, good, t(1, 2, 8, 16, dtype=torch.float64), False, None, None),
+        (t(1, 2, 8, 16, dtype=torch.int32), good, good, False, None, None),
+        (t(1, 2, 8, 24), t(1, 2, 8, 24), t(1, 2, 8, 24), False, None, None),
+        (good, t(1, 3, 8, 16), t(1, 3, 8, 16), False, None, None),
+        (good, t(2, 2, 8, 16), t(2, 2, 8, 16), False, None, None),
+        (good, good, t(1, 2, 7, 16), False, None, None),
+        (good, t(1, 2, 0, 16), t(1, 2, 0, 16), False, None, None),
+        (t(1, 2, 0, 16), good, good, False, None, None),
+        (t(2, 8, 16), good, good, False, None, None),
+        (good, good, good.numpy(), False, None, None),
+        (torch.nn.Parameter(good), good, good, False, None, None),
+    ]
+    if device.HAS_GPU:
+        tried.append((good, good, good.cpu(), False, None, None))
+    passed = 0
+    for args in tried:
+        if A._plainly_ok(*args):
+            passed += 1
+            A._check_fully(*args)  # must not raise
+    assert A._plainly_ok(*tried[0]) and A._plainly_ok(*tried[1]) and passed == 2
