@@ -105,6 +105,40 @@ def time_interleaved(
     return {k: statistics.median(v) for k, v in times.items()}
 
 
+def time_on(device: str, fns: dict[str, Callable[[], object]], rounds: int = 3,
+            rep_ms: int = 25) -> dict[str, float]:
+    """Milliseconds per function: :func:`time_interleaved` on a GPU, else wall time.
+
+    Args:
+        device: ``"cuda"`` or ``"cpu"``; on the CPU (the benchmarks' smoke runs, where
+            the Triton interpreter takes seconds a call) each function runs twice and
+            the faster wall time counts.
+        fns: name -> zero-argument callable.
+        rounds: rounds of :func:`time_interleaved` (GPU only).
+        rep_ms: its target time per measurement (GPU only).
+
+    Returns:
+        name -> milliseconds.
+    """
+    if device not in ("cuda", "cpu"):
+        raise ValueError(f"device: expected 'cuda' or 'cpu', got {device!r}")
+    if device == "cuda":
+        return time_interleaved(fns, rounds=rounds, rep_ms=rep_ms)
+    if not fns:
+        raise ValueError("fns: expected at least one function to time")
+    import time
+
+    out = {}
+    for name, fn in fns.items():
+        best = float("inf")
+        for _ in range(2):
+            t0 = time.perf_counter()
+            fn()
+            best = min(best, time.perf_counter() - t0)
+        out[name] = 1e3 * best
+    return out
+
+
 def write_json_atomic(path: Path, data: dict) -> None:
     """Write JSON to ``path`` atomically (a temp file in the same folder, renamed)."""
     from effteach.io import atomic_write_text

@@ -100,19 +100,9 @@ def _fwd_bwd(f, q, k, v, do):
 
 
 def _time(fns, rounds, rep_ms):
-    if DEV == "cuda":
-        from effteach.bench import time_interleaved
+    from effteach.bench import time_on
 
-        return time_interleaved(fns, rounds=rounds, rep_ms=rep_ms)
-    out = {}
-    for name, fn in fns.items():  # the CPU smoke run: best of 2 wall times
-        best = math.inf
-        for _ in range(2):
-            t0 = time.perf_counter()
-            fn()
-            best = min(best, time.perf_counter() - t0)
-        out[name] = 1e3 * best
-    return out
+    return time_on(DEV, fns, rounds, rep_ms)
 
 
 def ratios(ms: dict[str, float], ours: str, against: tuple[str, ...]) -> dict:

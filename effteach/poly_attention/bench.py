@@ -28,7 +28,7 @@ import math
 
 import torch
 
-from effteach.bench import time_interleaved
+from effteach.bench import time_on
 from effteach.poly_attention.attention import poly_attention
 from effteach.poly_attention.features import feature_rank
 
@@ -144,19 +144,7 @@ def _sync():
 
 
 def _time(fns, quick):
-    if DEV == "cuda":
-        return time_interleaved(fns, rounds=2 if quick else 3, rep_ms=25)
-    import time
-
-    out = {}
-    for name, fn in fns.items():  # the smoke run: best of 2 wall times
-        best = math.inf
-        for _ in range(2):
-            t0 = time.perf_counter()
-            fn()
-            best = min(best, time.perf_counter() - t0)
-        out[name] = 1e3 * best
-    return out
+    return time_on(DEV, fns, rounds=2 if quick else 3, rep_ms=25)
 
 
 def _peak(fn):

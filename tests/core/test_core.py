@@ -282,3 +282,21 @@ def test_cli_bad_input_is_one_line_and_exit_2(args, msg):
     assert r.returncode == 2
     assert msg in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_time_on_the_cpu_is_the_faster_of_two_wall_times():
+    calls = []
+
+    def slow_then_fast():
+        calls.append(1)
+        if len(calls) == 1:
+            import time
+
+            time.sleep(0.05)
+
+    ms = bench.time_on("cpu", {"f": slow_then_fast})
+    assert len(calls) == 2 and 0 <= ms["f"] < 40
+    with pytest.raises(ValueError, match="device"):
+        bench.time_on("tpu", {"f": slow_then_fast})
+    with pytest.raises(ValueError, match="fns"):
+        bench.time_on("cpu", {})
